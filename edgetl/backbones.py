@@ -1,0 +1,226 @@
+"""Backbone registry: each entry knows its stages, its classifier, its input size and normalisation.
+
+"A new head for N classes" and "freeze the first K stages" are one function each and work the same
+for every backbone; adding a backbone is adding one ``BackboneSpec``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+from edgetl.errors import EdgetlError
+from edgetl.spec import IMAGENET_MEAN, IMAGENET_STD, Preprocess
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    name: str
+    builder: str  # torchvision.models.<builder>
+    weights: str  # torchvision weights enum and member, e.g. "MobileNet_V2_Weights.IMAGENET1K_V1"
+    stages: tuple[tuple[str, ...], ...]  # ordered, input to output; module paths
+    head: str  # module path of the final nn.Linear, replaced for a new class count
+    input_size: int = 224
+    resize: int = 256
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    auto_freeze: int = 0  # stages frozen by --freeze auto: the generic early ones
+
+    @property
+    def num_stages(self) -> int:
+        return len(self.stages)
+
+    def weights_enum(self):
+        import torchvision.models as tvm
+
+        enum_name, member = self.weights.split(".")
+        return getattr(getattr(tvm, enum_name), member)
+
+    def weights_filename(self) -> str:
+        return self.weights_enum().url.rsplit("/", 1)[-1]
+
+    def default_preprocess(self, size: int | None = None) -> Preprocess:
+        size = size or self.input_size
+        resize = size if size != self.input_size else self.resize
+        return Preprocess(size=size, resize=resize, resize_mode="stretch", mean=self.mean, std=self.std)
+
+
+def _seq(prefix: str, *groups: tuple[int, ...]) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(f"{prefix}.{i}" for i in g) for g in groups)
+
+
+_REGISTRY: dict[str, BackboneSpec] = {}
+
+
+def register(spec: BackboneSpec) -> BackboneSpec:
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+register(BackboneSpec(
+    name="mobilenet_v2", builder="mobilenet_v2", weights="MobileNet_V2_Weights.IMAGENET1K_V1",
+    stages=_seq("features", (0,), (1,), (2, 3), (4, 5, 6), (7, 8, 9, 10), (11, 12, 13), (14, 15, 16), (17, 18)),
+    head="classifier.1", auto_freeze=4,
+))
+register(BackboneSpec(
+    name="resnet18", builder="resnet18", weights="ResNet18_Weights.IMAGENET1K_V1",
+    stages=(("conv1", "bn1"), ("layer1",), ("layer2",), ("layer3",), ("layer4",)),
+    head="fc", auto_freeze=2,
+))
+register(BackboneSpec(
+    name="mobilenet_v3_small", builder="mobilenet_v3_small", weights="MobileNet_V3_Small_Weights.IMAGENET1K_V1",
+    stages=_seq("features", (0,), (1,), (2, 3), (4, 5, 6, 7, 8), (9, 10, 11), (12,)),
+    head="classifier.3", auto_freeze=3,
+))
+register(BackboneSpec(
+    name="mobilenet_v3_large", builder="mobilenet_v3_large", weights="MobileNet_V3_Large_Weights.IMAGENET1K_V1",
+    stages=_seq("features", (0,), (1,), (2, 3), (4, 5, 6), (7, 8, 9, 10, 11, 12), (13, 14, 15), (16,)),
+    head="classifier.3", auto_freeze=4,
+))
+register(BackboneSpec(
+    name="efficientnet_b0", builder="efficientnet_b0", weights="EfficientNet_B0_Weights.IMAGENET1K_V1",
+    stages=_seq("features", (0,), (1,), (2,), (3,), (4,), (5,), (6,), (7, 8)),
+    head="classifier.1", resize=256, auto_freeze=4,
+))
+
+
+def names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_spec(name: str) -> BackboneSpec:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise EdgetlError(f"unknown backbone {name!r}; choose one of: {', '.join(names())}") from None
+
+
+def build_model(spec: BackboneSpec, num_classes: int | None = None) -> nn.Module:
+    """The torchvision architecture with random weights, and a new head if ``num_classes`` is given."""
+    import torchvision.models as tvm
+
+    model = getattr(tvm, spec.builder)(weights=None)
+    if num_classes is not None:
+        replace_head(model, spec, num_classes)
+    return model
+
+
+def replace_head(model: nn.Module, spec: BackboneSpec, num_classes: int) -> nn.Linear:
+    old = model.get_submodule(spec.head)
+    if not isinstance(old, nn.Linear):
+        raise AssertionError(f"{spec.name}: {spec.head} is {type(old).__name__}, expected Linear")
+    new = nn.Linear(old.in_features, num_classes)
+    nn.init.normal_(new.weight, 0, 0.01)
+    nn.init.zeros_(new.bias)
+    parent_name, _, child = spec.head.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    setattr(parent, child, new)
+    return new
+
+
+def stage_modules(model: nn.Module, spec: BackboneSpec) -> list[list[nn.Module]]:
+    return [[model.get_submodule(p) for p in stage] for stage in spec.stages]
+
+
+def resolve_freeze(spec: BackboneSpec, freeze: int | str) -> int:
+    """Number of stages to freeze for ``--freeze K|auto|all``."""
+    if freeze == "auto":
+        return spec.auto_freeze
+    if freeze == "all":
+        return spec.num_stages
+    k = int(freeze)
+    if not 0 <= k <= spec.num_stages:
+        raise EdgetlError(f"--freeze {k}: {spec.name} has {spec.num_stages} stages; use 0..{spec.num_stages}, auto or all")
+    return k
+
+
+class FrozenStages:
+    """The first K stages with gradients off and BatchNorm statistics fixed.
+
+    ``model.train()`` would put frozen BatchNorm layers back into training mode and let their running
+    statistics drift; call ``train(model)`` instead, which keeps them in eval mode.
+    """
+
+    def __init__(self, model: nn.Module, spec: BackboneSpec, k: int):
+        self.spec, self.k = spec, k
+        self.modules: list[nn.Module] = [m for stage in stage_modules(model, spec)[:k] for m in stage]
+        for m in self.modules:
+            for p in m.parameters():
+                p.requires_grad_(False)
+
+    def train(self, model: nn.Module, mode: bool = True) -> nn.Module:
+        model.train(mode)
+        if mode:
+            for m in self.modules:
+                m.eval()
+        return model
+
+    def unfreeze_all(self, model: nn.Module) -> None:
+        for m in self.modules:
+            for p in m.parameters():
+                p.requires_grad_(True)
+        self.modules = []
+        self.k = 0
+
+
+def parameter_table(model: nn.Module, spec: BackboneSpec) -> list[dict]:
+    """Trainable and total parameters per stage, then the rest (head), for the user to see."""
+    rows, seen = [], set()
+    for i, stage in enumerate(stage_modules(model, spec)):
+        params = [p for m in stage for p in m.parameters()]
+        seen.update(id(p) for p in params)
+        rows.append({"stage": f"stage {i} ({', '.join(spec.stages[i])})",
+                     "trainable": sum(p.numel() for p in params if p.requires_grad),
+                     "total": sum(p.numel() for p in params)})
+    rest = [p for p in model.parameters() if id(p) not in seen]
+    rows.append({"stage": f"head ({spec.head})", "trainable": sum(p.numel() for p in rest if p.requires_grad),
+                 "total": sum(p.numel() for p in rest)})
+    return rows
+
+
+def stage_param_groups(model: nn.Module, spec: BackboneSpec, head_lr: float, backbone_lr: float) -> list[dict]:
+    """Optimizer groups: the head at ``head_lr``, every backbone stage at ``backbone_lr``.
+
+    Frozen parameters are included too (with no gradient they are skipped by the optimizer) so that a
+    later ``--unfreeze-at`` needs no new optimizer and a resumed optimizer state lines up.
+    """
+    backbone = {id(p) for stage in stage_modules(model, spec) for m in stage for p in m.parameters()}
+    bb = [p for p in model.parameters() if id(p) in backbone]
+    head = [p for p in model.parameters() if id(p) not in backbone]
+    return [{"params": head, "lr": head_lr, "name": "head"},
+            {"params": bb, "lr": backbone_lr, "name": "backbone"}]
+
+
+def features_and_head(model: nn.Module, spec: BackboneSpec) -> tuple[Callable[[torch.Tensor], torch.Tensor], nn.Module]:
+    """Split a model into (everything up to the final Linear, the final Linear).
+
+    Used to cache frozen features: the function returns the input of the head.
+    """
+    head = model.get_submodule(spec.head)
+    captured: dict[str, torch.Tensor] = {}
+
+    def hook(_m, inputs):
+        captured["x"] = inputs[0]
+        raise _Stop
+
+    def features(x: torch.Tensor) -> torch.Tensor:
+        handle = head.register_forward_pre_hook(hook)
+        try:
+            model(x)
+        except _Stop:
+            pass
+        finally:
+            handle.remove()
+        return captured.pop("x")
+
+    return features, head
+
+
+class _Stop(Exception):
+    pass

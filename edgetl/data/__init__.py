@@ -1,0 +1,1 @@
+"""Image data: folder and GTSRB readers, and the synthetic road-sign showcase generator."""
