@@ -27,7 +27,7 @@ def save_model(path: str | os.PathLike, model: nn.Module, info: ModelInfo, **ext
     """Write ``model.pt`` atomically: weights plus everything needed to use them."""
     state = {k: v.detach().cpu().contiguous() for k, v in _unwrap(model).state_dict().items()}
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "info": info.to_dict(),
-               "state_dict": state, "edgetl_version": __version__, "torch_version": torch.__version__, **extra}
+               "state_dict": state, "edgetl_version": __version__, "torch_version": str(torch.__version__), **extra}
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
     return Path(path)

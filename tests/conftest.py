@@ -7,9 +7,9 @@ import os
 import platform
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
+
+from helpers import make_image_tree, train_tiny_model
 
 os.environ.setdefault("EDGETL_OFFLINE", "1")  # never try a download from the test suite
 
@@ -36,32 +36,6 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.skip(reason=reason))
 
 
-def draw_class_image(cls: int, rng: np.random.Generator, size: int = 32) -> np.ndarray:
-    """A BGR image whose class is easy to learn: a coloured shape per class, on noise."""
-    img = rng.integers(0, 80, (size, size, 3), dtype=np.uint8)
-    colour = [(0, 0, 255), (0, 255, 0), (255, 0, 0), (0, 255, 255), (255, 0, 255), (255, 255, 0)][cls % 6]
-    c, r = size // 2 + int(rng.integers(-2, 3)), size // 3 + int(rng.integers(-1, 2))
-    if cls % 3 == 0:
-        cv2.circle(img, (c, c), r, colour, -1)
-    elif cls % 3 == 1:
-        cv2.rectangle(img, (c - r, c - r), (c + r, c + r), colour, -1)
-    else:
-        pts = np.array([[c, c - r], [c - r, c + r], [c + r, c + r]], np.int32)
-        cv2.fillPoly(img, [pts], colour)
-    return img
-
-
-def make_image_tree(root: Path, classes: list[str], per_class: int, seed: int = 0, size: int = 32,
-                    ext: str = ".png") -> Path:
-    rng = np.random.default_rng(seed)
-    for ci, name in enumerate(classes):
-        d = root / name
-        d.mkdir(parents=True, exist_ok=True)
-        for i in range(per_class):
-            cv2.imwrite(str(d / f"{i:04d}{ext}"), draw_class_image(ci, rng, size))
-    return root
-
-
 @pytest.fixture
 def tiny_classes() -> list[str]:
     return ["circle_red", "square_green", "triangle_blue"]
@@ -76,3 +50,20 @@ def tiny_splits(tmp_path, tiny_classes) -> Path:
     make_image_tree(root / "test", tiny_classes, 6, seed=3)
     make_image_tree(root / "calib", tiny_classes, 6, seed=4)
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> Path:
+    """Session-wide read-only copy of a tiny train/val/test/calib tree (do not modify it)."""
+    root = tmp_path_factory.mktemp("tiny") / "data"
+    classes = ["circle_red", "square_green", "triangle_blue"]
+    for split, n, seed in (("train", 12, 1), ("val", 6, 2), ("test", 6, 3), ("calib", 6, 4)):
+        make_image_tree(root / split, classes, n, seed=seed)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory, tiny_data) -> Path:
+    """A session-wide ``run/model.pt`` (mobilenet_v3_small, 3 classes, 32x32), trained briefly."""
+    run = tmp_path_factory.mktemp("tinyrun")
+    return train_tiny_model(run / "model.pt", tiny_data, sorted(p.name for p in (tiny_data / "train").iterdir()))

@@ -1,0 +1,66 @@
+"""Helpers for tests: tiny image trees and a tiny trained model, made in seconds on the CPU."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+def draw_class_image(cls: int, rng: np.random.Generator, size: int = 32) -> np.ndarray:
+    """A BGR image whose class is easy to learn: a coloured shape per class, on noise."""
+    img = rng.integers(0, 80, (size, size, 3), dtype=np.uint8)
+    colour = [(0, 0, 255), (0, 255, 0), (255, 0, 0), (0, 255, 255), (255, 0, 255), (255, 255, 0)][cls % 6]
+    c, r = size // 2 + int(rng.integers(-2, 3)), size // 3 + int(rng.integers(-1, 2))
+    if cls % 3 == 0:
+        cv2.circle(img, (c, c), r, colour, -1)
+    elif cls % 3 == 1:
+        cv2.rectangle(img, (c - r, c - r), (c + r, c + r), colour, -1)
+    else:
+        pts = np.array([[c, c - r], [c - r, c + r], [c + r, c + r]], np.int32)
+        cv2.fillPoly(img, [pts], colour)
+    return img
+
+
+def make_image_tree(root: Path, classes: list[str], per_class: int, seed: int = 0, size: int = 32,
+                    ext: str = ".png") -> Path:
+    rng = np.random.default_rng(seed)
+    for ci, name in enumerate(classes):
+        d = root / name
+        d.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            cv2.imwrite(str(d / f"{i:04d}{ext}"), draw_class_image(ci, rng, size))
+    return root
+
+
+
+def train_tiny_model(out: Path, data_root: Path, classes: list[str], size: int = 32, steps: int = 60,
+                     backbone: str = "mobilenet_v3_small", seed: int = 0) -> Path:
+    """Write an edgetl ``model.pt`` trained briefly from random weights on ``data_root/train``.
+
+    Independent of ``edgetl finetune`` so runtime, export and bench tests do not depend on it.
+    """
+    import torch
+
+    from edgetl import backbones, checkpoint
+    from edgetl.preprocess import normalize, prepare_uint8, read_image
+    from edgetl.spec import ModelInfo
+
+    torch.manual_seed(seed)
+    spec = backbones.get_spec(backbone)
+    model = backbones.build_model(spec, len(classes))
+    pre = spec.default_preprocess(size)
+    paths = [(p, i) for i, c in enumerate(classes) for p in sorted((data_root / "train" / c).iterdir())]
+    x = torch.from_numpy(normalize(np.stack([prepare_uint8(read_image(p), pre) for p, _ in paths]), pre))
+    y = torch.tensor([i for _, i in paths])
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    model.train()
+    for _ in range(steps):
+        idx = torch.randint(0, len(y), (16,))
+        loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    info = ModelInfo(backbone=backbone, labels=tuple(classes), preprocess=pre)
+    return checkpoint.save_model(out, model, info)
