@@ -61,6 +61,13 @@ def train_tiny_model(out: Path, data_root: Path, classes: list[str], size: int =
         opt.zero_grad()
         loss.backward()
         opt.step()
+    # Re-estimate BatchNorm statistics over the data: 60 steps are too few for their running averages.
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.reset_running_stats()
+                m.momentum = None
+        model(x)
     model.eval()
     info = ModelInfo(backbone=backbone, labels=tuple(classes), preprocess=pre)
     return checkpoint.save_model(out, model, info)
