@@ -21,6 +21,9 @@ PROVIDER_ALIASES = {
     "trt": "TensorrtExecutionProvider",
 }
 
+# Nodes that make a graph INT8: Q/DQ pairs, or onnxruntime's operator-oriented quantized ops.
+QUANTIZED_OPS = {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger"}
+
 
 def resolve_providers(names: Sequence[str] | None) -> list[str]:
     """Map short names (cpu, cuda, tensorrt) to onnxruntime providers; refuse ones not available."""
@@ -38,18 +41,28 @@ def resolve_providers(names: Sequence[str] | None) -> list[str]:
     return out
 
 
-def read_onnx_info(path) -> ModelInfo:
-    """The edgetl description inside an ONNX model, or stated defaults (with a warning) if it has none."""
+def load_onnx(path):
+    """The ONNX model proto (without external weights), or a one-line ModelError."""
     onnx = require("onnx")
     try:
-        model = onnx.load(str(path), load_external_data=False)
+        return onnx.load(str(path), load_external_data=False)
     except Exception as exc:
         raise ModelError(f"{path} is not a readable ONNX model ({type(exc).__name__})") from exc
+
+
+def read_onnx_info(path) -> ModelInfo:
+    """The edgetl description inside an ONNX model, or stated defaults (with a warning) if it has none."""
+    return info_from_model(load_onnx(path), path)
+
+
+def info_from_model(model, path) -> ModelInfo:
     props = {p.key: p.value for p in model.metadata_props}
     info = ModelInfo.from_metadata_props(props)
-    if info is not None:
-        return info
-    return _defaults_from_graph(model, path)
+    if info is None:
+        info = _defaults_from_graph(model, path)
+    if info.precision == "fp32" and any(n.op_type in QUANTIZED_OPS for n in model.graph.node):
+        info = info.replace(precision="int8")
+    return info
 
 
 def _defaults_from_graph(model, path) -> ModelInfo:
@@ -69,8 +82,6 @@ class OnnxRuntimeRunner(Runner):
 
     def __init__(self, path, providers: Sequence[str] | None = None, threads: int | None = None):
         info = read_onnx_info(path)
-        if "int8" in str(path).lower() and info.precision == "fp32":
-            info = info.replace(precision="int8")
         super().__init__(path, info)
         self.providers = resolve_providers(providers)
         self.threads = threads
