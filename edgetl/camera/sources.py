@@ -1,0 +1,358 @@
+"""Frame sources by URI, and a capture thread that keeps only the newest frame.
+
+A source URI is one of:
+
+- a camera index (``0``) or a V4L2 device (``/dev/video0``), options as a query: ``?width=&height=&fps=``;
+- ``csi://N?width=1280&height=720&fps=30&flip=2``: a Jetson CSI camera through GStreamer's
+  ``nvarguscamerasrc``;
+- ``rtsp://[user:pass@]host/...`` (or ``rtsps://``, ``http(s)://``): a network stream, reopened with
+  backoff when it drops;
+- a video file, a folder of images (sorted by name) or a single image;
+- a raw GStreamer pipeline string ending in ``appsink``.
+
+Credentials in a URI are never logged or shown: every message goes through ``redact``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import parse_qsl
+
+import cv2
+import numpy as np
+
+from edgetl.errors import EdgetlError
+from edgetl.preprocess import is_image_file, read_image
+
+log = logging.getLogger(__name__)
+
+STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https")
+LIVE_KINDS = ("camera", "csi", "stream", "gstreamer")
+CSI_FLIPS = range(8)  # nvvidconv flip-method 0..7
+
+
+class SourceError(EdgetlError):
+    """A frame source cannot be parsed or opened."""
+
+
+# scheme://user:pass@host -> scheme://***@host ; also GStreamer rtspsrc user-id=/user-pw= properties.
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<cred>[^/@\s]+)@")
+_GST_CREDENTIALS = re.compile(r"(?P<key>\buser-(?:id|pw)\s*=\s*)(?P<val>\"[^\"]*\"|'[^']*'|\S+)")
+
+
+def redact(text: str) -> str:
+    """``text`` with every URL user:password and GStreamer user-id/user-pw value replaced by ``***``."""
+    text = _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}***@", str(text))
+    return _GST_CREDENTIALS.sub(lambda m: f"{m['key']}***", text)
+
+
+def has_gstreamer() -> bool:
+    """Whether this OpenCV build can open GStreamer pipelines (pip's opencv-python cannot)."""
+    info = cv2.getBuildInformation()
+    m = re.search(r"^\s*GStreamer:\s*(\S+)", info, re.MULTILINE)
+    return bool(m) and m.group(1).upper() not in ("NO", "OFF")
+
+
+def gstreamer_note() -> str:
+    if has_gstreamer():
+        return "OpenCV here has GStreamer"
+    return ("OpenCV here was built without GStreamer (pip's opencv-python has none); on a Jetson use "
+            "JetPack's OpenCV (apt python3-opencv) instead of the pip wheel")
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """A parsed source: what kind it is, what to open, and its options."""
+
+    kind: str  # camera, csi, stream, gstreamer, file, folder
+    target: Any  # camera index or device path, URL, pipeline string, or Path
+    uri: str  # as the user gave it (may hold credentials: show ``display`` instead)
+    options: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def live(self) -> bool:
+        return self.kind in LIVE_KINDS
+
+    @property
+    def display(self) -> str:
+        return redact(self.uri)
+
+
+def _int_options(query: str, allowed: tuple[str, ...], uri: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key not in allowed:
+            raise SourceError(f"source {redact(uri)!r}: unknown option {key!r} (options: {', '.join(allowed)})")
+        try:
+            out[key] = int(value)
+        except ValueError:
+            raise SourceError(f"source {redact(uri)!r}: option {key}={value!r} is not a whole number") from None
+        if out[key] < 0:
+            raise SourceError(f"source {redact(uri)!r}: option {key} must not be negative")
+    return out
+
+
+def parse_source(uri: str | int) -> SourceSpec:
+    """Turn what the user typed into a ``SourceSpec``; raise SourceError saying what is accepted."""
+    uri = str(uri).strip()
+    if " ! " in uri or uri.startswith("gst:"):
+        pipeline = uri[4:].strip() if uri.startswith("gst:") else uri
+        if not re.search(r"\bappsink\b", pipeline):
+            raise SourceError(f"GStreamer pipeline {redact(pipeline)!r} must end in 'appsink' for OpenCV to read it")
+        return SourceSpec("gstreamer", pipeline, uri)
+    scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
+    if scheme == "csi":
+        rest = uri.split("://", 1)[1]
+        sensor, _, query = rest.partition("?")
+        if not sensor.isdigit():
+            raise SourceError(f"source {uri!r}: expected csi://N with a sensor number, e.g. csi://0?width=1280")
+        opts = _int_options(query, ("width", "height", "fps", "flip"), uri)
+        if opts.get("flip", 0) not in CSI_FLIPS:
+            raise SourceError(f"source {uri!r}: flip must be 0..7 (nvvidconv flip-method)")
+        return SourceSpec("csi", int(sensor), uri, opts)
+    if scheme in STREAM_SCHEMES:
+        return SourceSpec("stream", uri, uri)
+    if scheme:
+        raise SourceError(f"source {redact(uri)!r}: unknown scheme {scheme!r} (use csi://, rtsp://, a camera "
+                          f"index, /dev/videoN, a video file, an image folder or a GStreamer pipeline)")
+    base, _, query = uri.partition("?")
+    if base.isdigit() or re.fullmatch(r"/dev/video\d+", base):
+        opts = _int_options(query, ("width", "height", "fps"), uri)
+        return SourceSpec("camera", int(base) if base.isdigit() else base, uri, opts)
+    path = Path(uri)
+    if path.is_dir():
+        return SourceSpec("folder", path, uri)
+    if path.is_file():
+        return SourceSpec("folder" if is_image_file(path) else "file", path, uri)
+    raise SourceError(f"source {uri!r}: no such file or folder, and not a camera index, /dev/videoN, csi://N, "
+                      f"rtsp:// URL or GStreamer pipeline")
+
+
+def csi_pipeline(sensor: int = 0, width: int = 1280, height: int = 720, fps: int = 30, flip: int = 0) -> str:
+    """The GStreamer pipeline for a Jetson CSI camera, delivering BGR to OpenCV's appsink.
+
+    Capture and colour conversion stay in NVMM memory (``nvvidconv``) until the last step; the appsink
+    keeps one buffer and drops older ones so OpenCV always reads the newest frame.
+    """
+    return (f"nvarguscamerasrc sensor-id={sensor} ! "
+            f"video/x-raw(memory:NVMM), width=(int){width}, height=(int){height}, framerate=(fraction){fps}/1, "
+            f"format=(string)NV12 ! nvvidconv flip-method={flip} ! video/x-raw, format=(string)BGRx ! "
+            f"videoconvert ! video/x-raw, format=(string)BGR ! appsink drop=true max-buffers=1 sync=false")
+
+
+def source_pipeline(spec: SourceSpec) -> str | None:
+    """The GStreamer pipeline a spec opens, or None for sources OpenCV opens directly."""
+    if spec.kind == "csi":
+        o = spec.options
+        return csi_pipeline(spec.target, o.get("width", 1280), o.get("height", 720), o.get("fps", 30), o.get("flip", 0))
+    if spec.kind == "gstreamer":
+        return spec.target
+    return None
+
+
+class FolderReader:
+    """Images of a folder (or one image), in name order, as frames."""
+
+    def __init__(self, path: Path):
+        files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file() and is_image_file(p))
+        if not files:
+            raise SourceError(f"source {str(path)!r}: the folder has no images")
+        self.files = files
+        self.position = 0
+        first = read_image(files[0])
+        self.size: tuple[int, int] | None = (first.shape[1], first.shape[0])
+        self.fps: float | None = None
+        self.num_frames: int | None = len(files)
+
+    def read(self) -> np.ndarray | None:
+        if self.position >= len(self.files):
+            return None
+        self.position += 1
+        return read_image(self.files[self.position - 1])
+
+    def close(self) -> None:
+        self.position = len(self.files)
+
+
+class VideoReader:
+    """Anything ``cv2.VideoCapture`` opens: files, cameras, streams and GStreamer pipelines."""
+
+    def __init__(self, spec: SourceSpec):
+        self.spec = spec
+        self.cap = _open_video_capture(spec)
+        w, h = int(self.cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        fps = float(self.cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        count = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self.size = (w, h) if w > 0 and h > 0 else None
+        self.fps = fps if 0 < fps < 1000 else None
+        self.num_frames = count if spec.kind == "file" and count > 0 else None
+
+    def read(self) -> np.ndarray | None:
+        ok, frame = self.cap.read()
+        return frame if ok and frame is not None else None
+
+    def close(self) -> None:
+        self.cap.release()
+
+
+def _open_video_capture(spec: SourceSpec) -> cv2.VideoCapture:
+    pipeline = source_pipeline(spec)
+    if pipeline is not None:
+        if not has_gstreamer():
+            raise SourceError(f"cannot open source {spec.display!r}: {gstreamer_note()}")
+        cap = cv2.VideoCapture(pipeline, cv2.CAP_GSTREAMER)
+    elif spec.kind == "camera":
+        cap = cv2.VideoCapture(spec.target, cv2.CAP_V4L2 if hasattr(cv2, "CAP_V4L2") else cv2.CAP_ANY)
+        for key, prop in (("width", cv2.CAP_PROP_FRAME_WIDTH), ("height", cv2.CAP_PROP_FRAME_HEIGHT),
+                          ("fps", cv2.CAP_PROP_FPS)):
+            if key in spec.options:
+                cap.set(prop, spec.options[key])
+        cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # the driver's queue would add latency
+    elif spec.kind == "stream":
+        # FFmpeg's own log lines may quote the URL with its password; silence them (read on first use).
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+        cap = cv2.VideoCapture(spec.target, cv2.CAP_FFMPEG)
+    else:
+        cap = cv2.VideoCapture(str(spec.target))
+    if not cap.isOpened():
+        cap.release()
+        why = {"camera": "is the camera connected and free (not used by another program)?",
+               "stream": "is the stream reachable and the URL right?",
+               "file": "is it a video OpenCV's FFmpeg can decode?"}.get(spec.kind, gstreamer_note())
+        raise SourceError(f"cannot open source {spec.display!r}: {why}")
+    return cap
+
+
+def open_reader(spec: SourceSpec) -> FolderReader | VideoReader:
+    """Open ``spec``; raise SourceError with a one-line reason when it cannot be opened."""
+    return FolderReader(spec.target) if spec.kind == "folder" else VideoReader(spec)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One captured frame; ``index`` counts frames read from the source since the start."""
+
+    index: int
+    image: np.ndarray
+    read_ms: float  # time the source took to deliver (decode) this frame
+    t: float  # time.perf_counter() when it was delivered
+
+
+class Capture:
+    """Reads a source in its own thread and hands the loop only the newest frame.
+
+    With ``drop`` (live use) a frame the loop has not taken yet is replaced by the next one, so latency
+    never grows; without it the thread waits for the loop, so every frame of a file is processed. A live
+    source that stops delivering is reopened up to ``reconnects`` times with exponential backoff.
+    """
+
+    def __init__(self, spec: SourceSpec, drop: bool = True, reconnects: int = 5, backoff_s: float = 0.5,
+                 max_backoff_s: float = 8.0, opener=open_reader):
+        self.spec, self.drop, self.reconnects = spec, drop, reconnects
+        self.backoff_s, self.max_backoff_s, self.opener = backoff_s, max_backoff_s, opener
+        self.reader = opener(spec)  # open here so that a bad source fails in the caller's thread
+        self.size, self.fps, self.num_frames = self.reader.size, self.reader.fps, self.reader.num_frames
+        self.captured = self.dropped = self.reconnected = 0
+        self.end_reason: str | None = None
+        self.error: BaseException | None = None
+        self.reading_since: float | None = None  # perf_counter when the current read started
+        self._latest: Frame | None = None
+        self._done = False
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="edgetl-capture", daemon=True)
+
+    def __enter__(self) -> "Capture":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def done(self) -> bool:
+        """The source has ended (or given up) and no frame is waiting."""
+        with self._cond:
+            return self._done and self._latest is None
+
+    def get(self, timeout: float) -> Frame | None:
+        """The newest frame not yet taken, or None after ``timeout`` seconds or at the end."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._latest is not None or self._done, timeout)
+            frame, self._latest = self._latest, None
+            self._cond.notify_all()
+            return frame
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread.ident is not None:
+            self._thread.join(timeout=2.0)
+        if not self._thread.is_alive() and self.reader is not None:
+            self.reader.close()
+
+    def _publish(self, frame: Frame) -> None:
+        with self._cond:
+            if not self.drop:
+                self._cond.wait_for(lambda: self._latest is None or self._stop.is_set())
+            if self._latest is not None:
+                self.dropped += 1
+            self._latest = frame
+            self.captured += 1
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        failures = 0
+        try:
+            while not self._stop.is_set():
+                t0 = time.perf_counter()
+                self.reading_since = t0
+                image = self.reader.read() if self.reader is not None else None
+                self.reading_since = None
+                if image is not None:
+                    failures = 0
+                    t1 = time.perf_counter()
+                    self._publish(Frame(self.captured, image, (t1 - t0) * 1e3, t1))
+                    continue
+                if not self.spec.live:
+                    self.end_reason = "end of source"
+                    break
+                failures += 1
+                if failures > self.reconnects or not self._reopen(failures):
+                    break
+        except Exception as exc:  # reported by the loop; the thread must not die silently
+            self.error = exc
+            self.end_reason = f"capture failed: {redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)}"
+        finally:
+            if self.end_reason is None:
+                self.end_reason = ("stopped" if self._stop.is_set() else
+                                   f"{self.spec.display} stopped delivering frames; gave up after "
+                                   f"{self.reconnects} reconnect attempt(s)")
+            with self._cond:
+                self._done = True
+                self._cond.notify_all()
+
+    def _reopen(self, attempt: int) -> bool:
+        delay = min(self.backoff_s * 2 ** (attempt - 1), self.max_backoff_s)
+        log.warning("%s stopped delivering frames; reconnect %d/%d in %.1f s", self.spec.display, attempt,
+                    self.reconnects, delay)
+        if self.reader is not None:
+            self.reader.close()
+            self.reader = None
+        if self._stop.wait(delay):
+            return False
+        try:
+            self.reader = self.opener(self.spec)
+            self.reconnected += 1
+            log.info("%s reopened", self.spec.display)
+        except SourceError as exc:
+            log.warning("%s", exc)
+        return True
