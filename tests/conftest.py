@@ -12,6 +12,9 @@ import pytest
 from helpers import make_image_tree, train_tiny_model
 
 os.environ.setdefault("EDGETL_OFFLINE", "1")  # never try a download from the test suite
+# Tiny models gain nothing from threads, and tests that start several torch processes on a 2-core
+# machine slow down many times over when each spins up its own OpenMP pool.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def _has_cuda() -> bool:

@@ -1,0 +1,123 @@
+"""``edgetl finetune``: options -> FinetuneConfig -> edgetl.train.finetune.finetune."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from edgetl.backbones import names as backbone_names
+
+
+def _freeze_value(ctx, param, value: str) -> str:
+    if value in ("auto", "all") or value.isdigit():
+        return value
+    raise click.BadParameter("use a number of stages, 'auto' or 'all'")
+
+
+class _Bars:
+    """tqdm progress over epochs and batches (rank 0 only)."""
+
+    def __init__(self, enabled: bool):
+        from tqdm.auto import tqdm
+
+        self.tqdm, self.enabled, self.bar = tqdm, enabled, None
+
+    def on_setup(self, s: dict) -> None:
+        if not self.enabled:
+            return
+        click.echo(f"data: {s['layout']}, {len(s['classes'])} classes, " +
+                   ", ".join(f"{k} {v}" for k, v in s["counts"].items()) +
+                   f"; device {s['device']}{' x' + str(s['world']) if s['world'] > 1 else ''}"
+                   f"{', AMP' if s['amp'] else ''}{', channels_last' if s['channels_last'] else ''}; "
+                   f"weights: {s['weights']}")
+        click.echo(f"frozen: {s['frozen_stages']} of {s['num_stages']} stages (BatchNorm statistics fixed)")
+        w = max(len(r["stage"]) for r in s["parameters"])
+        click.echo(f"  {'stage':<{w}}  {'trainable':>10}  {'total':>10}")
+        for r in s["parameters"]:
+            click.echo(f"  {r['stage']:<{w}}  {r['trainable']:>10,}  {r['total']:>10,}")
+        tt = sum(r["trainable"] for r in s["parameters"])
+        tot = sum(r["total"] for r in s["parameters"])
+        click.echo(f"  {'all':<{w}}  {tt:>10,}  {tot:>10,}  ({tt / tot:.1%} trainable)")
+
+    def on_epoch_start(self, epoch: int, epochs: int, batches: int) -> None:
+        if self.enabled:
+            self.bar = self.tqdm(total=batches, desc=f"epoch {epoch}/{epochs}", leave=False, unit="batch")
+
+    def on_batch(self, loss: float) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+
+    def on_epoch_end(self, r: dict) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        if self.enabled:
+            click.echo(f"epoch {r['epoch']:>3}  loss {r['train_loss']:.4f}  val top-1 {r['val_top1']:.2%}  "
+                       f"{r['images_per_s'] or 0:.0f} img/s{'  *best' if r['best'] else ''}")
+
+
+@click.command()
+@click.argument("data", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("-o", "--out", "out", type=click.Path(file_okay=False, path_type=Path), help="Run folder to write.")
+@click.option("--backbone", type=click.Choice(backbone_names()), default="mobilenet_v2", show_default=True)
+@click.option("--weights", default=None, help="Weights file, or 'none' for random init. Default: find torchvision's ImageNet weights.")
+@click.option("--freeze", default="auto", callback=_freeze_value, show_default=True,
+              help="Stages to freeze (BatchNorm statistics too): a number, 'auto' (the generic early ones) or 'all'.")
+@click.option("--epochs", type=click.IntRange(1), default=10, show_default=True)
+@click.option("--batch-size", type=click.IntRange(2), default=64, show_default=True)
+@click.option("--image-size", type=click.IntRange(16), default=None, help="Input size. Default: the backbone's (224).")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True, help="Head learning rate.")
+@click.option("--backbone-lr-scale", type=click.FloatRange(0, 1), default=0.1, show_default=True,
+              help="Unfrozen backbone stages learn at lr times this.")
+@click.option("--unfreeze-at", type=click.IntRange(1), default=None, help="From this epoch on, every stage trains.")
+@click.option("--label-smoothing", type=click.FloatRange(0, 0.5), default=0.1, show_default=True)
+@click.option("--patience", type=click.IntRange(1), default=None, help="Stop after N epochs without a better val top-1.")
+@click.option("--val-fraction", type=click.FloatRange(0, 0.9), default=0.15, show_default=True,
+              help="Held out for validation when the data has no val/ split.")
+@click.option("--test-fraction", type=click.FloatRange(0, 0.9), default=0.0, show_default=True,
+              help="Held out for test when splitting a single class-folder tree.")
+@click.option("--cache-features", is_flag=True, help="With --freeze all: compute backbone features once, train the head on them.")
+@click.option("--hflip", is_flag=True, help="Add horizontal flips (off: keep-left/keep-right signs are mirror images).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--workers", type=click.IntRange(0), default=2, show_default=True, help="Decoding threads/workers.")
+@click.option("--channels-last", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True)
+@click.option("--resume", "resume", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Continue the run in this folder from its last complete epoch (--epochs may raise the total).")
+@click.option("--overwrite", is_flag=True, help="Train into a run folder that already holds a model.")
+def finetune(data, out, resume, overwrite, epochs, freeze, **opts):
+    """Fine-tune a pretrained backbone on DATA into the run folder -o RUN.
+
+    DATA is an ImageFolder tree with train/ and val/ (optional test/ and calib/) class folders, one
+    class-folder tree to split, or the official GTSRB layout. Class names come from labels.txt or the
+    folder names.
+    """
+    import os
+
+    from edgetl.train.finetune import FinetuneConfig
+    from edgetl.train.finetune import finetune as run_finetune
+
+    if resume is None and (data is None or out is None):
+        raise click.UsageError("give DATA and -o RUN (or --resume RUN)")
+    if resume is not None:
+        out = resume
+        data = data or "."
+    epochs_given = click.get_current_context().get_parameter_source("epochs").name != "DEFAULT"
+    cfg = FinetuneConfig(data=str(data), out=str(out), freeze=freeze,
+                         epochs=epochs if (resume is None or epochs_given) else 0, **opts)
+    main = int(os.environ.get("RANK", "0")) == 0
+    result = run_finetune(cfg, _Bars(main), resume=resume is not None, overwrite=overwrite)
+    if not main:
+        return
+    m = result.metrics
+    click.echo("")
+    click.echo(f"best val top-1   {m['best_val_top1']:.2%} (epoch {m.get('best_epoch')})")
+    for split in ("test", "val"):
+        if f"{split}_top1" in m and m.get("evaluated_on") == split:
+            click.echo(f"{split} top-1       {m[f'{split}_top1']:.2%} (best epoch, per-class in metrics.json)")
+    if result.stopped_early:
+        click.echo("stopped early (--patience)")
+    click.echo(f"run folder       {result.run}  (model.pt, metrics.json, confusion.png, labels.txt, train.log)")
+    click.echo(f"next:            edgetl export {result.run} --int8")

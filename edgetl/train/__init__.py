@@ -1,0 +1,1 @@
+"""Transfer learning: a pretrained backbone, its early stages frozen, a new head."""

@@ -1,0 +1,114 @@
+"""Decode a split once into memory (or stream it when it is too big), skipping unreadable images.
+
+What is stored is ``resize_square(crop_roi(image))`` in the model's colour order: the same steps as
+deploy-side preprocessing, so evaluation here sees exactly what a runtime will feed the model.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from edgetl.data.folders import Sample
+from edgetl.errors import DataError
+from edgetl.preprocess import crop_roi, read_image, resize_square, to_model_colour
+from edgetl.spec import Preprocess
+
+log = logging.getLogger(__name__)
+
+# Above this many bytes a split is decoded on the fly by DataLoader workers instead of held in memory.
+MEMORY_BUDGET = 3 << 30
+
+
+@dataclass
+class BadImages:
+    paths: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+
+def load_one(sample: Sample, p: Preprocess) -> np.ndarray:
+    return to_model_colour(resize_square(crop_roi(read_image(sample.path), sample.roi), p), p)
+
+
+class DecodedSplit:
+    """Images of one split as uint8 (N, R, R, 3) plus labels; unreadable files are skipped and listed."""
+
+    def __init__(self, samples: Sequence[Sample], p: Preprocess, threads: int = 4):
+        self.p = p
+        self.bad = BadImages()
+        r = p.resize
+        need = len(samples) * r * r * 3
+        if need > MEMORY_BUDGET:
+            raise MemoryError(need)
+        images = np.empty((len(samples), r, r, 3), np.uint8)
+        ok = np.zeros(len(samples), bool)
+
+        def work(i: int) -> None:
+            try:
+                images[i] = load_one(samples[i], p)
+                ok[i] = True
+            except (DataError, ValueError) as exc:  # cv2 raises on degenerate crops
+                self.bad.paths.append(str(samples[i].path))
+                self.bad.reasons.append(str(exc))
+
+        with ThreadPoolExecutor(max(1, threads)) as pool:  # cv2 releases the GIL while decoding
+            list(pool.map(work, range(len(samples))))
+        self.images = torch.from_numpy(images[ok])
+        self.labels = torch.tensor([s.label for s, k in zip(samples, ok) if k], dtype=torch.long)
+        self.paths = [str(s.path) for s, k in zip(samples, ok) if k]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+class StreamingSplit(torch.utils.data.Dataset):
+    """The same decoding, one image at a time, for splits too big to hold in memory."""
+
+    def __init__(self, samples: Sequence[Sample], p: Preprocess):
+        self.samples, self.p = list(samples), p
+        self.labels = torch.tensor([s.label for s in self.samples], dtype=torch.long)
+        self.paths = [str(s.path) for s in self.samples]
+        self.bad = BadImages()
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int):
+        try:
+            return torch.from_numpy(load_one(self.samples[i], self.p)), self.labels[i], i
+        except (DataError, ValueError) as exc:
+            log.warning("skipping unreadable image %s: %s", self.samples[i].path, exc)
+            return None
+
+
+def skip_none_collate(batch):
+    batch = [b for b in batch if b is not None]
+    if not batch:
+        return None
+    imgs, labels, idx = zip(*batch)
+    return torch.stack(imgs), torch.stack(labels), torch.tensor(idx)
+
+
+def decode_split(samples: Sequence[Sample], p: Preprocess, threads: int = 4) -> DecodedSplit | StreamingSplit:
+    try:
+        return DecodedSplit(samples, p, threads)
+    except MemoryError:
+        log.info("%d images at %dx%d exceed the in-memory budget; decoding on the fly", len(samples), p.resize, p.resize)
+        return StreamingSplit(samples, p)
+
+
+def check_bad(name: str, split, total: int, max_fraction: float) -> None:
+    bad = len(split.bad.paths)
+    if not bad:
+        return
+    for path, why in zip(split.bad.paths, split.bad.reasons):
+        log.warning("skipped unreadable image in %s: %s (%s)", name, path, why)
+    log.warning("%s: skipped %d of %d images that could not be read", name, bad, total)
+    if bad > max_fraction * total:
+        raise DataError(f"{name}: {bad} of {total} images are unreadable (more than {max_fraction:.0%}); "
+                        f"fix or remove them, e.g. {split.bad.paths[0]}")
