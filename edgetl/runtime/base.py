@@ -77,7 +77,7 @@ class Runner(abc.ABC):
         s = self.info.preprocess.size
         got = f"{tuple(getattr(batch, 'shape', ()))} {getattr(batch, 'dtype', type(batch).__name__)}"
         lo, hi = self.batch_range
-        want_n = "N" if hi is None and lo == 1 else f"N in {lo}..{hi if hi is not None else 'any'}"
+        want_n = "N" if hi is None and lo == 1 else str(lo) if lo == hi else f"N in {lo}..{hi if hi is not None else 'any'}"
         expected = f"({want_n}, 3, {s}, {s}) float32"
         ok = (isinstance(batch, np.ndarray) and batch.dtype == np.float32 and batch.ndim == 4
               and batch.shape[1:] == (3, s, s) and batch.shape[0] >= lo and (hi is None or batch.shape[0] <= hi))

@@ -189,3 +189,29 @@ def fake_trt(monkeypatch):
         return fake
 
     return install
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tiny_model, tmp_path_factory) -> Path:
+    """The shared tiny model.pt as ONNX (dynamic batch, edgetl metadata), made without 'edgetl export'
+    so runtime tests do not depend on it."""
+    import io
+    import warnings
+
+    import onnx
+    import torch
+
+    from edgetl.checkpoint import load_model
+
+    model, info = load_model(tiny_model)
+    buf = io.BytesIO()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.zeros(1, 3, 32, 32),), buf, dynamo=False, opset_version=17,
+                          input_names=["input"], output_names=["logits"],
+                          dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+    proto = onnx.load_from_string(buf.getvalue())
+    onnx.helper.set_model_props(proto, info.to_metadata_props())
+    path = tmp_path_factory.mktemp("tinyonnx") / "model.onnx"
+    onnx.save(proto, str(path))
+    return path
