@@ -1,0 +1,85 @@
+"""``edgetl export``: options -> ExportConfig -> edgetl.export.export_run, then a summary table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{x:.2%}"
+
+
+def _ms(x) -> str:
+    return "-" if x is None else f"{x:.3f} ms"
+
+
+def summary_table(report: dict) -> str:
+    """The readable summary printed after an export."""
+    fp, q = report["fp32"], report.get("int8")
+    rows = [("", "FP32", "INT8" if q else ""),
+            ("top-1", _pct(fp.get("top1")), _pct(q["top1"]) if q else ""),
+            ("drop (points)", "", f"{q['drop_points']:.2f}" if q else ""),
+            ("agreement with FP32", "", _pct(q["agreement"]) if q else ""),
+            ("parity vs torch (max abs)", "-" if fp.get("parity_max_abs") is None else f"{fp['parity_max_abs']:.1e}", ""),
+            ("latency, batch 1", _ms(fp.get("latency_ms")), _ms(q.get("latency_ms")) if q else ""),
+            ("speed-up", "", f"{q['speedup']:.2f}x" if q and q.get("speedup") else "")]
+    if q:
+        rows += [("target / method", "", f"{q['target']} / {q['method']}"),
+                 ("layers kept in float", "", str(len(q["float_nodes"])))]
+    if "calibration" in report:
+        c = report["calibration"]
+        rows.append(("calibration images", "", f"{c['images']} ({sum(1 for v in c['per_class'].values() if v)} classes)"))
+    w = max(len(r[0]) for r in rows)
+    return "\n".join(f"  {a:<{w}}  {b:>12}  {c:>14}".rstrip() for a, b, c in rows if b or c or a == "")
+
+
+@click.command()
+@click.argument("run", type=click.Path(path_type=Path))
+@click.option("--opset", default=17, show_default=True, help="ONNX opset (INT8 per-channel needs 13 or higher).")
+@click.option("--softmax", is_flag=True, help="Add a second output 'probabilities' (softmax of the logits).")
+@click.option("--no-verify", "no_verify", is_flag=True,
+              help="Skip the onnxruntime-vs-torch parity check on validation images (not recommended).")
+@click.option("--int8", is_flag=True, help="Also write model.int8.onnx (Q/DQ), gated on accuracy and speed.")
+@click.option("--target", type=click.Choice(["cpu", "tensorrt"]), default="cpu", show_default=True,
+              help="INT8 preset: 'tensorrt' = symmetric INT8, zero points 0; 'cpu' = fastest accurate form for onnxruntime.")
+@click.option("--method", type=click.Choice(["minmax", "entropy", "percentile"]), default=None,
+              help="Calibration method [default: the target's measured best, minmax].")
+@click.option("--calib", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Calibration images: a folder (class folders or plain images) or a manifest JSON "
+                   "[default: the run data's calib/ split].")
+@click.option("--calib-size", default=300, show_default=True, help="Images sampled class-stratified for calibration.")
+@click.option("--max-drop", default=0.5, show_default=True, type=float,
+              help="Largest top-1 loss allowed for INT8, in percentage points.")
+@click.option("--eval-split", type=click.Choice(["val", "test"]), default="val", show_default=True,
+              help="Split that verification and the accuracy gate use.")
+@click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Data root [default: the one in RUN/config.json].")
+@click.option("--threads", default=1, show_default=True, help="onnxruntime threads for the latency measurement.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the calibration sampling.")
+def export(run: Path, opset: int, softmax: bool, no_verify: bool, int8: bool, target: str, method: str | None,
+           calib: Path | None, calib_size: int, max_drop: float, eval_split: str, data: Path | None,
+           threads: int, seed: int) -> None:
+    """Export RUN/model.pt to RUN/model.onnx (verified against torch), and with --int8 to RUN/model.int8.onnx.
+
+    Writes RUN/export.json with accuracies, parity, latency and the calibration set; nothing already in RUN
+    is replaced unless every check passes.
+    """
+    from edgetl.export import ExportConfig, export_run
+
+    cfg = ExportConfig(run=run, opset=opset, softmax=softmax, verify=not no_verify, int8=int8, target=target,
+                       method=method, calib=calib, calib_size=calib_size, max_drop=max_drop,
+                       eval_split=eval_split, data=data, threads=threads, seed=seed)
+    result = export_run(cfg)
+    click.echo(summary_table(result.report))
+    for note in result.notices:
+        click.secho(f"WARNING: {note}", fg="yellow", bold=True, err=True)
+    for f in result.files:
+        click.echo(f"wrote {f}")
+    q = result.report.get("int8")
+    if q and q["target"] == "tensorrt":
+        click.echo(f"next: copy {run / 'model.int8.onnx'} to the Jetson and run 'edgetl build {run / 'model.int8.onnx'}'")
+    else:
+        best = run / ("model.int8.onnx" if q and q.get("recommended") else "model.onnx")
+        click.echo(f"next: edgetl bench {best}")

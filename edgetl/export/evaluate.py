@@ -1,0 +1,109 @@
+"""Evaluate exported models on labelled images: parity with torch, accuracy, agreement, latency.
+
+Images go through ``edgetl.preprocess`` (ROI crop, resize, colour order, normalise): the tensors
+the gates judge are the tensors the deployed model will see.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Iterator, Mapping, Sequence
+
+import numpy as np
+
+from edgetl.data.folders import Sample
+from edgetl.errors import ExportError
+from edgetl.preprocess import normalize, prepare_uint8, read_image
+from edgetl.spec import Preprocess
+
+log = logging.getLogger(__name__)
+
+PARITY_MAX_ABS = 1e-4
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """Preprocessed images (uint8, model colour order) with their labels; normalised per batch."""
+
+    images: np.ndarray  # (N, S, S, 3) uint8
+    labels: np.ndarray  # (N,) int64, -1 where unknown
+    preprocess: Preprocess
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def batches(self, batch_size: int = 32) -> Iterator[np.ndarray]:
+        """Model-ready float32 batches (N, 3, S, S)."""
+        for i in range(0, len(self), batch_size):
+            yield normalize(self.images[i : i + batch_size], self.preprocess)
+
+
+def load_images(samples: Sequence[Sample], preprocess: Preprocess) -> ImageSet:
+    """Read and prepare ``samples`` (DataError names an unreadable file)."""
+    s = preprocess.size
+    images = np.empty((len(samples), s, s, 3), np.uint8)
+    for i, smp in enumerate(samples):
+        images[i] = prepare_uint8(read_image(smp.path), preprocess, smp.roi)
+    return ImageSet(images, np.array([smp.label for smp in samples], np.int64), preprocess)
+
+
+def predict_logits(runner, images: ImageSet, batch_size: int = 32) -> np.ndarray:
+    """Logits of an active Runner over every image."""
+    return np.concatenate([runner.infer(b) for b in images.batches(batch_size)])
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    top1: float
+    per_class_recall: dict[str, float | None]
+    predictions: np.ndarray
+
+    def to_dict(self) -> dict:
+        return {"top1": self.top1, "per_class_recall": self.per_class_recall}
+
+
+def accuracy(logits: np.ndarray, labels: np.ndarray, classes: Sequence[str]) -> Accuracy:
+    pred = logits.argmax(axis=1)
+    recall = {}
+    for i, name in enumerate(classes):
+        mask = labels == i
+        recall[name] = float((pred[mask] == i).mean()) if mask.any() else None
+    return Accuracy(float((pred == labels).mean()), recall, pred)
+
+
+def check_parity(torch_logits: np.ndarray, onnx_logits: np.ndarray, tol: float = PARITY_MAX_ABS) -> float:
+    """Max abs logit difference; ExportError when above ``tol`` or when any top-1 differs."""
+    diff = float(np.abs(torch_logits - onnx_logits).max()) if len(torch_logits) else 0.0
+    flipped = int((torch_logits.argmax(1) != onnx_logits.argmax(1)).sum())
+    if diff > tol or flipped:
+        raise ExportError(f"ONNX does not match torch on {len(torch_logits)} validation images: max abs logit "
+                          f"difference {diff:.2e} (allowed {tol:.0e}), top-1 differs on {flipped}; the export is "
+                          f"wrong, do not deploy it (--no-verify skips this check)")
+    return diff
+
+
+def measure_latency(paths: Mapping[str, str | os.PathLike], batch: np.ndarray, threads: int = 1,
+                    iters: int = 50, rounds: int = 5, warmup: int = 10) -> dict[str, float]:
+    """Median batch latency in ms per model, measured in interleaved rounds so load changes hit all alike."""
+    from edgetl.runtime.onnxruntime_runner import OnnxRuntimeRunner
+
+    runners = {name: OnnxRuntimeRunner(p, threads=threads).__enter__() for name, p in paths.items()}
+    times: dict[str, list[float]] = {name: [] for name in runners}
+    try:
+        for r in runners.values():
+            for _ in range(warmup):
+                r.infer(batch)
+        for _ in range(rounds):
+            for name, r in runners.items():
+                for _ in range(iters):
+                    t = time.perf_counter()
+                    r.infer(batch)
+                    times[name].append((time.perf_counter() - t) * 1e3)
+    finally:
+        for r in runners.values():
+            r.__exit__(None, None, None)
+    return {name: statistics.median(t) for name, t in times.items()}

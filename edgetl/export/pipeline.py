@@ -1,0 +1,315 @@
+"""``edgetl export RUN``: verified FP32 ONNX and, on request, an INT8 model that passed its gates.
+
+Everything is written into a staging folder inside RUN and moved into place only when every check
+passed, so a failed export never replaces files a previous export wrote.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+from edgetl import __version__
+from edgetl.checkpoint import load_model
+from edgetl.data.folders import Sample, SplitData, load_dataset
+from edgetl.errors import DataError, ExportError
+from edgetl.export import calibration as cal
+from edgetl.export.evaluate import ImageSet, accuracy, check_parity, load_images, measure_latency, predict_logits
+from edgetl.export.onnx_export import DEFAULT_OPSET, build_onnx, set_metadata, sidecar_path, write_onnx
+from edgetl.export.quantize import (TargetPreset, cache_file, cache_key, check_opset, get_target,
+                                    prepare_for_quantization, quantization_summary, quantize_int8)
+from edgetl.export.sensitivity import rank_sensitive_nodes
+from edgetl.fileio import read_json, sha256_file, write_json
+from edgetl.spec import ModelInfo
+
+log = logging.getLogger(__name__)
+
+FP32_NAME, INT8_NAME, MANIFEST_NAME, REPORT_NAME = "model.onnx", "model.int8.onnx", "calibration.json", "export.json"
+CACHE_DIR = "calib_cache"
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """What ``edgetl export`` was asked to do; defaults are the documented CLI defaults."""
+
+    run: Path
+    opset: int = DEFAULT_OPSET
+    softmax: bool = False
+    verify: bool = True
+    int8: bool = False
+    target: str = "cpu"
+    method: str | None = None  # None: the target preset's measured default
+    calib: Path | None = None  # a folder or a manifest; None: the run data's calib/ split
+    calib_size: int = cal.DEFAULT_SIZE
+    min_calib: int = cal.MIN_IMAGES
+    max_drop: float = 0.5  # percentage points of top-1
+    eval_split: str = "val"
+    data: Path | None = None  # overrides the data root recorded in RUN/config.json
+    threads: int = 1
+    latency_iters: int = 50
+    seed: int = 0
+
+
+@dataclass
+class ExportResult:
+    report: dict[str, Any]
+    files: list[Path]
+    notices: list[str] = field(default_factory=list)  # what the user must read: said loudly by the CLI
+
+
+@contextlib.contextmanager
+def staging(run: Path) -> Iterator[Path]:
+    d = Path(tempfile.mkdtemp(prefix=".export-", dir=run))
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _commit(stage: Path, run: Path, names: list[str]) -> list[Path]:
+    out = []
+    for name in names:
+        os.replace(stage / name, run / name)
+        out.append(run / name)
+    return out
+
+
+def _run_config(run: Path) -> dict[str, Any]:
+    path = run / "config.json"
+    try:
+        return read_json(path) if path.is_file() else {}
+    except ValueError as exc:
+        raise ExportError(f"{path} is not valid JSON ({exc}); fix it or pass --data DIR") from exc
+
+
+def open_data(cfg: ExportConfig) -> SplitData | None:
+    """The run's data (splits as training made them), or None when none is recorded or given."""
+    conf = _run_config(cfg.run)
+    root = cfg.data or conf.get("data")
+    if root is None:
+        return None
+    root = Path(root)
+    if not root.is_absolute() and not root.is_dir() and (cfg.run / root).is_dir():
+        root = cfg.run / root
+    kw = {k: conf[k] for k in ("val_fraction", "test_fraction", "seed") if k in conf and cfg.data is None}
+    return load_dataset(root, **kw)
+
+
+def _eval_samples(data: SplitData | None, split: str, why: str) -> list[Sample]:
+    if data is None:
+        raise DataError(f"{why} needs labelled images, but the run records no data root: pass --data DIR")
+    samples = data.splits.get(split)
+    if not samples:
+        raise DataError(f"{data.root} has no {split} split for {why}: pass --eval-split with one of "
+                        f"{', '.join(k for k, v in data.splits.items() if v and k != 'train')}")
+    return samples
+
+
+def _check_classes(data: SplitData | None, info: ModelInfo) -> None:
+    if data is not None and tuple(data.classes) != tuple(info.labels):
+        raise DataError(f"{data.root} has classes {data.classes[:5]}... but the model was trained on "
+                        f"{list(info.labels)[:5]}...: pass the run's own data with --data")
+
+
+def export_run(cfg: ExportConfig) -> ExportResult:
+    """Export RUN/model.pt; with ``cfg.int8`` also quantize; write export.json; return the report."""
+    run = Path(cfg.run)
+    if not run.is_dir():
+        raise ExportError(f"{run}: no such run folder (expected the folder 'edgetl finetune' wrote)")
+    model, info = load_model(run / "model.pt")
+    preset = get_target(cfg.target) if cfg.int8 else None
+    if preset:
+        check_opset(cfg.opset, preset)
+    data = open_data(cfg) if (cfg.verify or cfg.int8) else None
+    _check_classes(data, info)
+    result = ExportResult({"edgetl_version": __version__, "source_sha256": info.source_sha256}, [])
+    with staging(run) as stage:
+        proto = build_onnx(model, info, opset=cfg.opset, softmax=cfg.softmax)
+        fp32 = write_onnx(proto, stage / FP32_NAME, info, softmax=cfg.softmax, verified=cfg.verify)
+        names = [FP32_NAME, sidecar_path(FP32_NAME).name]
+        evalset = load_images(_eval_samples(data, cfg.eval_split, "verification"), info.preprocess) if data else None
+        result.report["fp32"] = _fp32_report(cfg, model, fp32, info, evalset, result.notices)
+        if preset:
+            names += _int8(cfg, preset, run, stage, fp32, info, data, evalset, result)
+        else:
+            one = next(evalset.batches(1)) if evalset else np.zeros((1, 3, info.preprocess.size, info.preprocess.size), np.float32)
+            result.report["fp32"]["latency_ms"] = round(measure_latency({"fp32": fp32}, one, cfg.threads, cfg.latency_iters)["fp32"], 4)
+        write_json(stage / REPORT_NAME, result.report)
+        result.files = _commit(stage, run, names + [REPORT_NAME])
+    return result
+
+
+def _fp32_report(cfg: ExportConfig, model, fp32: Path, info: ModelInfo, evalset: ImageSet | None,
+                 notices: list[str]) -> dict[str, Any]:
+    from edgetl.runtime.onnxruntime_runner import OnnxRuntimeRunner
+
+    out: dict[str, Any] = {"file": FP32_NAME, "top1": None, "parity_max_abs": None, "verified": False}
+    if evalset is not None:
+        with OnnxRuntimeRunner(fp32) as r:
+            logits = predict_logits(r, evalset)
+        acc = accuracy(logits, evalset.labels, info.labels)
+        out.update(acc.to_dict(), eval_split=cfg.eval_split, eval_images=len(evalset))
+        if cfg.verify:
+            with torch.no_grad():
+                ref = np.concatenate([model(torch.from_numpy(b)).numpy() for b in evalset.batches()])
+            out.update(parity_max_abs=check_parity(ref, logits), verified=True)
+            log.info("ONNX matches torch on %d images (max abs logit difference %.1e)", len(evalset), out["parity_max_abs"])
+    if not cfg.verify:
+        notices.append("--no-verify: the ONNX model was NOT compared with torch; check it before deploying")
+    return out
+
+
+def calibration_set(cfg: ExportConfig, info: ModelInfo, data: SplitData | None) -> cal.CalibrationSet:
+    """From --calib (folder or manifest), else the data's calib/ split, else (warned) its train split."""
+    kw = dict(size=cfg.calib_size, seed=cfg.seed, min_images=cfg.min_calib)
+    if cfg.calib is not None:
+        if Path(cfg.calib).is_file():
+            return cal.read_manifest(cfg.calib, info.labels)
+        return cal.make_calibration_set(cal.scan_folder(Path(cfg.calib), info.labels), info.labels, str(cfg.calib), **kw)
+    if data is None:
+        raise DataError("INT8 needs calibration images, but the run records no data root: pass --calib DIR or --data DIR")
+    if data.splits.get("calib"):
+        return cal.make_calibration_set(data.splits["calib"], info.labels, f"{data.root} (calib split)", **kw)
+    log.warning("%s has no calib/ split: calibrating on train images (never on %s, which judges the result)",
+                data.root, cfg.eval_split)
+    return cal.make_calibration_set(data.splits["train"], info.labels, f"{data.root} (train split)", **kw)
+
+
+@dataclass
+class _Trial:
+    excluded: tuple[str, ...]
+    top1: float
+    agreement: float
+    accuracy: Any
+
+    def drop(self, fp32_top1: float) -> float:
+        return (fp32_top1 - self.top1) * 100.0
+
+
+def _int8(cfg: ExportConfig, preset: TargetPreset, run: Path, stage: Path, fp32: Path, info: ModelInfo,
+          data: SplitData | None, evalset: ImageSet | None, result: ExportResult) -> list[str]:
+    """Calibrate, quantize, gate on accuracy (with the sensitivity search) and speed; names to commit."""
+    method = cfg.method or preset.default_method
+    if evalset is None:
+        evalset = load_images(_eval_samples(data, cfg.eval_split, "the INT8 accuracy gate"), info.preprocess)
+    calib = calibration_set(cfg, info, data)
+    cal.write_manifest(stage / MANIFEST_NAME, calib, info.preprocess.to_dict(), cfg.seed)
+    reader = cal.OrtCalibrationReader(load_images(calib.samples, info.preprocess))
+    prepared = prepare_for_quantization(fp32, stage / "prepared.onnx")
+    key = cache_key(sha256_file(fp32), calib.sha256, info.preprocess.to_dict(), method, preset)
+    cache = cache_file(run / CACHE_DIR, key)
+    out = stage / INT8_NAME
+    fp32_logits = _logits(fp32, evalset)
+    fp32_top1 = float((fp32_logits.argmax(1) == evalset.labels).mean())
+
+    def attempt(excluded: tuple[str, ...]) -> _Trial:
+        quantize_int8(prepared, out, reader, preset, method, cache, excluded)
+        logits = _logits(out, evalset)
+        acc = accuracy(logits, evalset.labels, info.labels)
+        return _Trial(excluded, acc.top1, float((acc.predictions == fp32_logits.argmax(1)).mean()), acc)
+
+    cache_hit = cache.is_file()
+    trial = attempt(())
+    if trial.drop(fp32_top1) > cfg.max_drop:
+        trial = _sensitivity_search(prepared, out, reader, trial, attempt, fp32_top1, cfg, preset, method)
+    _finish_int8_model(out, info, preset, method, calib, trial.excluded)
+    result.report["int8"] = {
+        "file": INT8_NAME, "top1": trial.top1, "drop_points": round(trial.drop(fp32_top1), 4),
+        "agreement": trial.agreement, "per_class_recall": trial.accuracy.per_class_recall,
+        "method": method, "target": preset.name, "preset": preset.to_dict(), "float_nodes": list(trial.excluded),
+        "max_drop": cfg.max_drop, "calibration_cache": {"key": key, "reused": cache_hit}, **quantization_summary(out),
+    }
+    result.report["calibration"] = {"images": len(calib.samples), "per_class": calib.per_class(),
+                                    "sha256": calib.sha256, "source": calib.source, "manifest": MANIFEST_NAME}
+    _speed_gate(cfg, preset, fp32, out, evalset, result)
+    return [INT8_NAME, sidecar_path(INT8_NAME).name, MANIFEST_NAME]
+
+
+def _logits(path: Path, images: ImageSet) -> np.ndarray:
+    from edgetl.runtime.onnxruntime_runner import OnnxRuntimeRunner
+
+    with OnnxRuntimeRunner(path) as r:
+        return predict_logits(r, images)
+
+
+def _sensitivity_search(prepared: Path, out: Path, reader, first: _Trial, attempt, fp32_top1: float,
+                        cfg: ExportConfig, preset: TargetPreset, method: str) -> _Trial:
+    """Keep the most sensitive units in float: double their number until within budget, then bisect."""
+    log.warning("INT8 loses %.2f points of top-1 (budget %.2f): searching for the layers that cause it",
+                first.drop(fp32_top1), cfg.max_drop)
+    ranking = [names for names, _ in rank_sensitive_nodes(prepared, out, reader)]
+    trials: dict[int, _Trial] = {0: first}
+    last = [0]  # the attempt whose model is on disk
+
+    def at(k: int) -> _Trial:
+        if k not in trials:
+            trials[k] = attempt(tuple(n for names in ranking[:k] for n in names))
+            last[0] = k
+            log.info("%d layer(s) in float: top-1 %.4f (drop %.2f points)", k, trials[k].top1, trials[k].drop(fp32_top1))
+        return trials[k]
+
+    def ok(k: int) -> bool:
+        return at(k).drop(fp32_top1) <= cfg.max_drop
+
+    hi = 1
+    while hi < len(ranking) and not ok(hi):
+        hi *= 2
+    hi = min(hi, len(ranking))
+    if not ok(hi):
+        t = at(hi)
+        raise ExportError(
+            f"INT8 ({preset.name}, {method}) loses {t.drop(fp32_top1):.2f} points of top-1 (FP32 {fp32_top1:.4f}, "
+            f"INT8 {t.top1:.4f}, agreement {t.agreement:.4f}) even with all {hi} quantized layers in float "
+            f"(first try: {first.drop(fp32_top1):.2f} points); budget --max-drop {cfg.max_drop}: try another "
+            f"--method, a larger calibration set, or deploy FP32 ({FP32_NAME})")
+    lo = hi // 2  # known to miss the budget (or 0)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if ok(mid) else (mid, hi)
+    best = trials[hi]
+    if last[0] != hi:
+        attempt(best.excluded)
+    log.warning("kept %d layer(s) in float to stay within the budget: %s", hi, ", ".join(best.excluded))
+    return best
+
+
+def _finish_int8_model(path: Path, info: ModelInfo, preset: TargetPreset, method: str,
+                       calib: cal.CalibrationSet, excluded: tuple[str, ...]) -> None:
+    import onnx
+
+    q_info = info.replace(precision="int8", extra={
+        **dict(info.extra), "target": preset.name, "method": method, "float_nodes": list(excluded),
+        "calibration_sha256": calib.sha256, "calibration_images": len(calib.samples)})
+    proto = onnx.load(str(path))
+    set_metadata(proto, q_info)
+    write_onnx(proto, path, q_info, preset=preset.to_dict())
+
+
+def _speed_gate(cfg: ExportConfig, preset: TargetPreset, fp32: Path, int8: Path, evalset: ImageSet,
+                result: ExportResult) -> None:
+    one = next(evalset.batches(1))
+    if not preset.speed_gate:
+        lat = measure_latency({"fp32": fp32}, one, cfg.threads, cfg.latency_iters)
+        result.report["fp32"]["latency_ms"] = round(lat["fp32"], 4)
+        result.report["int8"].update(latency_ms=None, speedup=None, recommended=True,
+                                     latency_note=f"not measured on this CPU: a {preset.name} model is timed on the "
+                                                  f"device ('edgetl build' then 'edgetl bench')")
+        return
+    lat = measure_latency({"fp32": fp32, "int8": int8}, one, cfg.threads, cfg.latency_iters)
+    speedup = lat["fp32"] / lat["int8"]
+    result.report["fp32"]["latency_ms"] = round(lat["fp32"], 4)
+    result.report["int8"].update(latency_ms=round(lat["int8"], 4), speedup=round(speedup, 3),
+                                 recommended=speedup > 1.0, threads=cfg.threads)
+    if speedup <= 1.0:
+        result.notices.append(
+            f"INT8 is NOT faster than FP32 here ({lat['int8']:.3f} ms vs {lat['fp32']:.3f} ms at batch 1, "
+            f"{speedup:.2f}x): deploy {FP32_NAME} (FP32) on this CPU; {INT8_NAME} is kept only for reference")

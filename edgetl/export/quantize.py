@@ -1,0 +1,163 @@
+"""FP32 ONNX -> INT8 Q/DQ ONNX with onnxruntime.quantization, per target preset, with a range cache.
+
+Presets instead of string soup: ``TargetPreset.tensorrt()`` is what TensorRT's explicit quantization
+expects (symmetric signed INT8 activations and weights, zero points 0, Q/DQ pairs on float weights,
+per-channel weights); ``TargetPreset.cpu()`` is the form measured fastest *and* accurate with
+onnxruntime on an AVX2 x86 CPU without VNNI (see calibration/README.md and benchmarks/results/).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from edgetl.errors import ExportError
+from edgetl.fileio import sha256_file, sha256_json
+
+log = logging.getLogger(__name__)
+
+METHODS = ("minmax", "entropy", "percentile")
+MIN_PER_CHANNEL_OPSET = 13  # QuantizeLinear/DequantizeLinear gained the per-channel ``axis`` in opset 13
+
+
+@dataclass(frozen=True)
+class TargetPreset:
+    """How to quantize for one runtime; frozen so a preset cannot drift between runs."""
+
+    name: str
+    quant_format: str = "qdq"  # "qdq" or "qoperator"
+    activation_type: str = "int8"  # "int8" or "uint8"
+    weight_type: str = "int8"
+    activation_symmetric: bool = True
+    weight_symmetric: bool = True
+    reduce_range: bool = False
+    per_channel: bool = True
+    default_method: str = "minmax"
+    speed_gate: bool = False  # whether INT8 must be faster than FP32 on this machine
+    extra_options: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def tensorrt(cls) -> "TargetPreset":
+        # Q/DQ pairs on float weights and one pair per consumer: the explicit-quantization form TensorRT
+        # parses directly (the same choices as Optimum's AutoQuantizationConfig.tensorrt()).
+        return cls("tensorrt", extra_options={"AddQDQPairToWeight": True, "DedicatedQDQPair": True})
+
+    @classmethod
+    def cpu(cls) -> "TargetPreset":
+        # U8 activations x S8 weights is the onnxruntime CPU fast path on AVX2; without VNNI the 16-bit
+        # intermediate sums can saturate, which reduce_range (7-bit weights) prevents. S8S8 runs 1.5x
+        # slower than U8S8 in QDQ and 8x in QOperator on this CPU (benchmarks/results/export_int8.md).
+        return cls("cpu", activation_type="uint8", activation_symmetric=False, reduce_range=True, speed_gate=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "format": self.quant_format, "activations": self.activation_type,
+                "weights": self.weight_type, "activation_symmetric": self.activation_symmetric,
+                "weight_symmetric": self.weight_symmetric, "reduce_range": self.reduce_range,
+                "per_channel": self.per_channel, **({"extra_options": self.extra_options} if self.extra_options else {})}
+
+
+TARGETS = {"tensorrt": TargetPreset.tensorrt, "cpu": TargetPreset.cpu}
+
+
+def get_target(name: str) -> TargetPreset:
+    if name not in TARGETS:
+        raise ExportError(f"unknown --target {name!r}: use one of {', '.join(TARGETS)}")
+    return TARGETS[name]()
+
+
+def check_opset(opset: int, preset: TargetPreset) -> None:
+    if preset.per_channel and opset < MIN_PER_CHANNEL_OPSET:
+        raise ExportError(f"opset {opset} is too low for per-channel INT8 quantization: export with "
+                          f"--opset {MIN_PER_CHANNEL_OPSET} or higher (default 17)")
+
+
+def prepare_for_quantization(fp32: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """onnxruntime's recommended pre-processing: shape inference and graph optimisation."""
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    quant_pre_process(str(fp32), str(out))
+    return Path(out)
+
+
+def _ort_options(preset: TargetPreset, method: str) -> dict[str, Any]:
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType
+
+    types = {"int8": QuantType.QInt8, "uint8": QuantType.QUInt8}
+    return {
+        "quant_format": QuantFormat.QDQ if preset.quant_format == "qdq" else QuantFormat.QOperator,
+        "activation_type": types[preset.activation_type], "weight_type": types[preset.weight_type],
+        "per_channel": preset.per_channel, "reduce_range": preset.reduce_range,
+        "calibrate_method": {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
+                             "percentile": CalibrationMethod.Percentile}[method],
+        "extra_options": {"ActivationSymmetric": preset.activation_symmetric,
+                          "WeightSymmetric": preset.weight_symmetric,
+                          # calibration itself symmetrises ranges only when activations are symmetric
+                          "CalibTensorRangeSymmetric": preset.activation_symmetric,
+                          **preset.extra_options},
+    }
+
+
+def cache_key(model_sha256: str, images_sha256: str, preprocess: dict[str, Any], method: str,
+              preset: TargetPreset) -> str:
+    """Calibration ranges depend on exactly these: the model, the images, their preprocessing, the method
+    and whether ranges are symmetrised (and the onnxruntime that computed them)."""
+    import onnxruntime
+
+    return sha256_json({"model": model_sha256, "images": images_sha256, "preprocess": preprocess,
+                        "method": method, "symmetric": preset.activation_symmetric,
+                        "onnxruntime": onnxruntime.__version__})
+
+
+def cache_file(cache_dir: str | os.PathLike, key: str) -> Path:
+    return Path(cache_dir) / f"calib-{key[:24]}.json"
+
+
+def _usable_cache(path: Path) -> bool:
+    if not path.is_file():
+        return False
+    from onnxruntime.quantization import load_tensors_data
+
+    try:
+        load_tensors_data(path)
+    except Exception as exc:  # a truncated or foreign file: recompute rather than fail
+        log.warning("calibration cache %s is unreadable (%s): recomputing it", path, type(exc).__name__)
+        path.unlink()
+        return False
+    return True
+
+
+def quantize_int8(prepared: str | os.PathLike, out: str | os.PathLike, reader, preset: TargetPreset,
+                  method: str, cache: Path | None = None, nodes_to_exclude: Sequence[str] = ()) -> bool:
+    """Quantize the pre-processed FP32 model into ``out``; True if calibration ranges came from ``cache``."""
+    from onnxruntime.quantization import quantize_static
+
+    if method not in METHODS:
+        raise ExportError(f"unknown --method {method!r}: use one of {', '.join(METHODS)}")
+    hit = cache is not None and _usable_cache(cache)
+    log.info("quantizing (%s, %s%s, %d node(s) kept in float)", preset.name, method,
+             ", cached ranges" if hit else "", len(nodes_to_exclude))
+    try:
+        quantize_static(str(prepared), str(out), None if hit else reader, nodes_to_exclude=list(nodes_to_exclude),
+                        calibration_cache_path=str(cache) if cache else None, **_ort_options(preset, method))
+    except (ValueError, RuntimeError) as exc:
+        raise ExportError(f"onnxruntime quantization failed: {str(exc).splitlines()[0]}") from exc
+    return hit
+
+
+def quantization_summary(path: str | os.PathLike) -> dict[str, Any]:
+    """Counts that show what the quantized graph is: Q/DQ nodes, zero points, file hash."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    m = onnx.load(str(path))
+    ops = [n.op_type for n in m.graph.node]
+    inits = {i.name: i for i in m.graph.initializer}
+    zps = [inits[n.input[2]] for n in m.graph.node
+           if n.op_type in ("QuantizeLinear", "DequantizeLinear") and len(n.input) > 2 and n.input[2] in inits]
+    nonzero = sum(int(np.any(numpy_helper.to_array(z) != 0)) for z in zps)
+    return {"quantize_linear": ops.count("QuantizeLinear"), "dequantize_linear": ops.count("DequantizeLinear"),
+            "nonzero_zero_points": nonzero, "sha256": sha256_file(path)}
