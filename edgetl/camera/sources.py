@@ -291,6 +291,8 @@ class Capture:
             return frame
 
     def close(self) -> None:
+        if self._stop.is_set():
+            return
         self._stop.set()
         with self._cond:
             self._cond.notify_all()

@@ -32,6 +32,11 @@ def write_clip(path: Path, sequence: list[int | None], size: int = 64, fps: floa
 
 
 @pytest.fixture
+def make_clip():
+    return write_clip
+
+
+@pytest.fixture
 def clip(tmp_path) -> Path:
     """18 frames: noise, then six of each class; truth in clip.gt.json."""
     return write_clip(tmp_path / "clip.mp4", [None] * 3 + [0] * 5 + [1] * 5 + [2] * 5)

@@ -1,0 +1,92 @@
+"""``edgetl run``: recognise from a camera, stream, video file or image folder."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+SOURCE_LOST_EXIT = 3  # the summary is printed and files are complete, but the camera went away
+
+EPILOG = """\b
+SOURCE is a camera index (0) or /dev/videoN, csi://0?width=1280&height=720&fps=30&flip=2,
+rtsp://user:pass@host/path (reopened with backoff when it drops; credentials are never shown),
+a video file, an image folder, or a GStreamer pipeline ending in appsink.
+\b
+Stop with q in the window or Ctrl-C: a summary of p50/p90/p99 per stage and the FPS is printed
+and every file written is complete. Exit status 3 means a live source stopped delivering.
+"""
+
+
+@click.command("run", epilog=EPILOG)
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("source")
+@click.option("--roi", metavar="X,Y,W,H", help="Recognise only this region of each frame (pixels).")
+@click.option("--topk", type=click.IntRange(1), default=3, show_default=True, help="Classes listed per frame.")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Under this (smoothed) confidence the answer is 'unknown'.")
+@click.option("--smooth", type=click.Choice(["none", "mean", "vote"]), default="mean", show_default=True,
+              help="Combine the last --window frames: average their probabilities, or vote.")
+@click.option("--window", type=click.IntRange(1), default=5, show_default=True, help="Frames smoothed over.")
+@click.option("--hold", type=click.IntRange(1), default=2, show_default=True,
+              help="Frames a new answer must win in a row before it is shown (1: switch at once).")
+@click.option("--headless", is_flag=True, help="No window (on a device without a display, or over SSH).")
+@click.option("--record", type=click.Path(dir_okay=False, path_type=Path), help="Write the overlaid video (.mp4, .avi).")
+@click.option("--record-fps", type=click.FloatRange(min=1), help="Frame rate of --record [default: the source's].")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write one JSON line per frame: frame, t, label, confidence, topk, ms.")
+@click.option("--summary", "summary_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the exit summary (and score) as JSON.")
+@click.option("--no-drop", is_flag=True, help="Process every frame of a file instead of only the newest.")
+@click.option("--max-frames", type=click.IntRange(1), help="Stop after this many processed frames.")
+@click.option("--ground-truth", type=click.Path(dir_okay=False, path_type=Path),
+              help="Score against per-frame ground truth (NAME.gt.json from 'edgetl data roadsigns-video').")
+@click.option("--roi-from-truth", is_flag=True,
+              help="Crop each frame to its ground-truth box: scores the classifier alone, localisation given.")
+@click.option("--reconnects", type=click.IntRange(0), default=5, show_default=True,
+              help="Reopen attempts when a live source stops delivering.")
+@click.option("--frame-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Seconds a read may hang before the source counts as gone.")
+@click.option("--threads", type=click.IntRange(1), help="Inference threads [default: the backend's].")
+@click.option("--provider", "providers", multiple=True, help="onnxruntime provider (cpu, cuda, tensorrt), repeatable.")
+@click.option("--device", help="torch device for a .pt model (cpu, cuda).")
+def run(model: Path, source: str, roi: str | None, topk: int, threshold: float, smooth: str, window: int,
+        hold: int, headless: bool, record: Path | None, record_fps: float | None, json_path: Path | None,
+        summary_path: Path | None, no_drop: bool, max_frames: int | None, ground_truth: Path | None,
+        roi_from_truth: bool, reconnects: int, frame_timeout: float, threads: int | None,
+        providers: tuple[str, ...], device: str | None) -> None:
+    """Recognise what SOURCE shows with MODEL (.pt, .onnx, .int8.onnx or .engine)."""
+    from edgetl.camera.loop import LoopConfig, format_summary, roi_from_xywh, run_loop
+    from edgetl.camera.score import format_report, load_ground_truth
+    from edgetl.camera.smoothing import SmoothingConfig
+    from edgetl.camera.sources import Capture, parse_source
+    from edgetl.fileio import write_json
+    from edgetl.runtime import open_runner
+
+    spec = parse_source(source)
+    truth = load_ground_truth(ground_truth) if ground_truth else None
+    config = LoopConfig(
+        roi=roi_from_xywh(roi) if roi else None, roi_from_truth=roi_from_truth, topk=topk,
+        smoothing=SmoothingConfig(smooth, window, hold, threshold), show=not headless, record=record,
+        record_fps=record_fps, json=json_path, max_frames=max_frames, frame_timeout_s=frame_timeout)
+    with open_runner(model, threads=threads, providers=list(providers) or None, device=device) as runner:
+        capture = Capture(spec, drop=not no_drop, reconnects=reconnects)
+        size = f"{capture.size[0]}x{capture.size[1]}" if capture.size else "size unknown"
+        click.echo(f"{runner.path.name} ({runner.backend}, {runner.precision}) on {spec.display} ({size}"
+                   f"{f' @ {capture.fps:g} fps' if capture.fps else ''}); smoothing: "
+                   f"{config.smoothing.describe()}; Ctrl-C to stop", err=True)
+        result = run_loop(runner, capture, config, truth)
+    for line in format_summary(result):
+        click.echo(line)
+    if result.score:
+        for line in format_report(result.score):
+            click.echo(line)
+    if summary_path:
+        write_json(summary_path, {"model": str(model), "source": spec.display, "backend": runner.backend,
+                                  "precision": runner.precision, "smoothing": config.smoothing.__dict__,
+                                  **result.to_dict()})
+    for path in result.written + ([str(summary_path)] if summary_path else []):
+        click.echo(f"wrote {path}", err=True)
+    if result.source_lost:
+        sys.exit(SOURCE_LOST_EXIT)

@@ -1,0 +1,72 @@
+"""``edgetl run`` from the command line: summary, score, one-line errors, and Ctrl-C leaving complete files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+from click.testing import CliRunner
+
+from edgetl.cli.main import cli
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, ["run", *map(str, args)])
+
+
+def test_run_prints_stage_percentiles_fps_and_the_score(tiny_model, clip, tmp_path):
+    summary = tmp_path / "summary.json"
+    res = invoke(tiny_model, clip, "--headless", "--no-drop", "--ground-truth", clip.with_name("clip.gt.json"),
+                 "--smooth", "vote", "--window", "3", "--summary", summary)
+    assert res.exit_code == 0, res.output
+    for word in ("p50", "p90", "p99", "preprocess", "infer", "FPS", "ended: end of source", "recognised", "false alarms"):
+        assert word in res.output
+    data = json.loads(summary.read_text())
+    assert data["frames"] == 18 and data["smoothing"]["method"] == "vote" and data["score"]["frames_scored"] == 18
+    assert data["score"]["roi"] == "whole frame" and set(data["stages"]["infer"]) == {"p50", "p90", "p99", "mean"}
+
+
+def test_sources_that_cannot_be_opened_fail_in_one_line(tiny_model, tmp_path):
+    res = invoke(tiny_model, tmp_path / "nope.mp4", "--headless")
+    assert res.exit_code == 1 and "no such file or folder" in res.output and "Traceback" not in res.output
+    res = invoke(tiny_model, "csi://0?width=1280&height=720&fps=30&flip=2", "--headless")
+    assert res.exit_code == 1 and "GStreamer" in res.output and len(res.output.strip().splitlines()) == 1
+    res = invoke(tiny_model, "rtsp://admin:hunter2@127.0.0.1:9/live", "--headless")
+    assert res.exit_code == 1 and "hunter2" not in res.output and "rtsp://***@127.0.0.1:9/live" in res.output
+
+
+def test_ctrl_c_stops_cleanly_with_complete_json_and_video(tiny_model, make_clip, tmp_path):
+    video = make_clip(tmp_path / "long.mp4", [0, 1, 2] * 200)
+    out_json, out_mp4 = tmp_path / "out.jsonl", tmp_path / "out.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "edgetl", "run", str(tiny_model), str(video), "--headless",
+                             "--no-drop", "--json", str(out_json), "--record", str(out_mp4)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            partial = list(tmp_path.glob(".out.jsonl.*"))
+            if partial and len(partial[0].read_text().splitlines()) >= 5:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        assert not out_json.exists() and not out_mp4.exists()  # still being written under temporary names
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, stderr
+    assert "stopped by SIGINT" in stdout and "p99" in stdout
+    lines = [json.loads(x) for x in out_json.read_text().splitlines()]
+    assert 5 <= len(lines) < 600 and [x["frame"] for x in lines] == list(range(len(lines)))
+    video = cv2.VideoCapture(str(out_mp4))
+    frames = 0
+    while video.read()[0]:
+        frames += 1
+    assert frames == len(lines)
+    assert not list(tmp_path.glob(".out*"))
