@@ -11,14 +11,9 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
-
-import numpy as np
-
 from edgetl.errors import DataError, ModelError
 from edgetl.fileio import sha256_bytes, sha256_file, write_bytes
-from edgetl.preprocess import is_image_file, preprocess_paths
-from edgetl.spec import ModelInfo, Preprocess
+from edgetl.spec import ModelInfo
 from edgetl.trt import api
 from edgetl.trt.device import current_device
 from edgetl.trt.manifest import (EngineManifest, read_manifest, rebuild_hint, relative_onnx, stale_reasons,
@@ -77,16 +72,20 @@ def profile_shapes(facts: GraphFacts, opts: BuildOptions, size: int, onnx_name: 
     return opts.batch.shapes(size)
 
 
-def calibration_batches(folder: str | os.PathLike, pre: Preprocess, batch: int, limit_batches: int) -> Iterator[np.ndarray]:
-    """Preprocessed batches from the images under ``folder`` (sorted, so every build sees the same ones),
-    through the very eval preprocessing the model was validated with. The folder is checked at once."""
-    root = Path(folder)
-    if not root.is_dir():
-        raise DataError(f"--calib {folder}: no such folder")
-    paths = sorted(p for p in root.rglob("*") if p.is_file() and is_image_file(p))[: batch * limit_batches]
-    if len(paths) < batch:
-        raise DataError(f"--calib {folder}: {len(paths)} images, fewer than one batch of {batch}; add images")
-    return (preprocess_paths(paths[i : i + batch], pre) for i in range(0, len(paths), batch))
+def calibration_source(source: str | os.PathLike, info: ModelInfo, size: int, batch: int):
+    """The calibration set 'edgetl export --int8' would use for ``source`` (a folder of class folders or
+    images, or a calibration manifest), as (its sha256, preprocessed batches of ``batch``)."""
+    from edgetl.export import calibration as cal
+    from edgetl.export.evaluate import load_images
+
+    src = Path(source)
+    if src.is_file():
+        cset = cal.read_manifest(src, info.labels)
+    else:
+        cset = cal.make_calibration_set(cal.scan_folder(src, info.labels), info.labels, str(src), size=size)
+    if len(cset.samples) < batch:
+        raise DataError(f"--calib {source}: {len(cset.samples)} images, fewer than one batch of {batch}")
+    return cset.sha256, load_images(cset.samples, info.preprocess).batches(batch)
 
 
 def build_engine(onnx_path: str | os.PathLike, out: str | os.PathLike | None = None,
@@ -105,12 +104,13 @@ def build_engine(onnx_path: str | os.PathLike, out: str | os.PathLike | None = N
     size = info.preprocess.size
     shapes = profile_shapes(facts, opts, size, onnx_path.name)
     calib_shape = (opts.batch.opt, 3, size, size)
+    calib_sha, batches = (calibration_source(opts.calib, info, opts.calib_size, opts.batch.opt) if plan.calibrate
+                          else (None, None))
     request = api.BuildRequest(
         onnx=onnx_path, input_name=facts.input_name, plan=plan, shapes=shapes, dla_core=opts.dla_core,
         workspace_bytes=opts.workspace_mib * (1 << 20) if opts.workspace_mib else None,
         timing_cache=_load_timing_cache(opts.timing_cache),
-        calibration=rebatch(calibration_batches(opts.calib, info.preprocess, opts.batch.opt, opts.calib_batches),
-                            opts.batch.opt) if plan.calibrate else None,
+        calibration=rebatch(batches, opts.batch.opt) if batches is not None else None,
         calibration_shape=calib_shape if plan.calibrate else None,
     )
     log.info("building %s from %s with TensorRT %s (%s)", engine, onnx_path, trt_version,
@@ -119,7 +119,7 @@ def build_engine(onnx_path: str | os.PathLike, out: str | os.PathLike | None = N
     write_bytes(engine, result.plan)
     if opts.timing_cache and result.timing_cache is not None:
         write_bytes(opts.timing_cache, result.timing_cache)
-    manifest = _manifest_for(engine, onnx_path, result.plan, trt_version, plan, opts, facts, shapes, info)
+    manifest = _manifest_for(engine, onnx_path, result.plan, trt_version, plan, opts, facts, shapes, info, calib_sha)
     write_manifest(engine, manifest)
     return BuildOutcome(engine, manifest, plan, built=True)
 
@@ -136,7 +136,8 @@ def _load_timing_cache(path: str | None) -> bytes | None:
 
 
 def _manifest_for(engine: Path, onnx_path: Path, plan_bytes: bytes, trt_version: str, plan: PrecisionPlan,
-                  opts: BuildOptions, facts: GraphFacts, shapes, info: ModelInfo) -> EngineManifest:
+                  opts: BuildOptions, facts: GraphFacts, shapes, info: ModelInfo,
+                  calib_sha: str | None) -> EngineManifest:
     if shapes is None:
         static = tuple(int(d) for d in facts.input_dims)
         shapes = (static, static, static)
@@ -146,6 +147,7 @@ def _manifest_for(engine: Path, onnx_path: Path, plan_bytes: bytes, trt_version:
         strongly_typed=plan.strongly_typed, profiles=(profile,), dla_core=opts.dla_core,
         onnx=relative_onnx(onnx_path, engine), onnx_sha256=sha256_file(onnx_path),
         engine_sha256=sha256_bytes(plan_bytes), model=info.replace(precision=plan.precision), options=opts,
+        calibration_sha256=calib_sha,
     )
 
 

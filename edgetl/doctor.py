@@ -15,7 +15,6 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from types import ModuleType
-from typing import Callable
 
 from edgetl import __version__
 from edgetl.trt.device import DEVICE_TREE_MODEL, NV_TEGRA_RELEASE, jetpack_for, parse_l4t_release, read_text
@@ -66,6 +65,7 @@ class Probe:
 
 
 def run_checks(probe: Probe | None = None) -> list[Check]:
+    """Every check, in the order shown; the Jetson ones only on a Jetson."""
     probe = probe or Probe()
     l4t = parse_l4t_release(probe.read(NV_TEGRA_RELEASE))
     jetson = l4t is not None
@@ -73,7 +73,7 @@ def run_checks(probe: Probe | None = None) -> list[Check]:
         Check("edgetl", "info", f"edgetl {__version__}, Python {sys.version.split()[0]}, {platform.system()} "
                                 f"{probe.machine()}"),
     ]
-    for fn in CHECKS:
+    for fn in (check_cuda, check_tensorrt, check_onnxruntime, check_opencv_gstreamer, check_cameras):
         checks.append(fn(probe, jetson))
     if jetson:
         checks += jetson_checks(probe, l4t)
@@ -219,7 +219,3 @@ def check_tegrastats(probe: Probe) -> Check:
         return Check("tegrastats", "ok", path)
     return Check("tegrastats", "missing", "tegrastats not found: 'edgetl bench' cannot report power",
                  "it comes with L4T; in Docker mount it: -v /usr/bin/tegrastats:/usr/bin/tegrastats:ro")
-
-
-CHECKS: tuple[Callable[[Probe, bool], Check], ...] = (check_cuda, check_tensorrt, check_onnxruntime,
-                                                      check_opencv_gstreamer, check_cameras)

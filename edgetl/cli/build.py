@@ -32,14 +32,14 @@ def _batch(ctx, param, value: str) -> BatchProfile:
               help="Builder workspace limit in MiB [default: TensorRT's, the device memory].")
 @click.option("--timing-cache", type=click.Path(dir_okay=False), default=None,
               help="Load layer timings from this file if it exists and save them after the build (faster rebuilds).")
-@click.option("--calib", type=click.Path(file_okay=False), default=None,
-              help="Calibration images (TensorRT 8.x implicit INT8 only), e.g. DATA/calib.")
-@click.option("--calib-batches", type=click.IntRange(1), default=16, show_default=True,
-              help="Calibrate on at most this many batches of OPT images.")
+@click.option("--calib", type=click.Path(exists=True), default=None,
+              help="TensorRT 8.x implicit INT8 only: calibration folder or manifest, as for 'edgetl export --int8'.")
+@click.option("--calib-size", type=click.IntRange(1), default=300, show_default=True,
+              help="Images sampled class-stratified from a --calib folder.")
 @click.option("--rebuild-stale", is_flag=True,
               help="Keep an existing engine that is up to date; build only when it is missing or stale.")
 def build(onnx: Path, output: Path | None, precision: str, batch: BatchProfile, dla_core: int | None,
-          workspace_mib: int | None, timing_cache: str | None, calib: str | None, calib_batches: int,
+          workspace_mib: int | None, timing_cache: str | None, calib: str | None, calib_size: int,
           rebuild_stale: bool) -> None:
     """Build a TensorRT engine from ONNX (run it on the device that will use the engine).
 
@@ -49,7 +49,7 @@ def build(onnx: Path, output: Path | None, precision: str, batch: BatchProfile, 
     from edgetl.build import build_engine, ensure_engine
 
     opts = BuildOptions(precision=precision, batch=batch, dla_core=dla_core, workspace_mib=workspace_mib,
-                        timing_cache=timing_cache, calib=calib, calib_batches=calib_batches)
+                        timing_cache=timing_cache, calib=calib, calib_size=calib_size)
     start = time.perf_counter()
     outcome = (ensure_engine if rebuild_stale else build_engine)(onnx, output, opts)
     m = outcome.manifest

@@ -48,6 +48,7 @@ class EngineManifest:
     engine_sha256: str
     model: ModelInfo
     options: BuildOptions
+    calibration_sha256: str | None = None  # the calibration set of an implicitly calibrated INT8 engine
     built_at: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
     edgetl_version: str = __version__
 
@@ -58,6 +59,7 @@ class EngineManifest:
             "precision": self.precision, "flags": list(self.flags), "strongly_typed": self.strongly_typed,
             "profiles": [dict(p) for p in self.profiles], "dla_core": self.dla_core,
             "onnx": self.onnx, "onnx_sha256": self.onnx_sha256, "engine_sha256": self.engine_sha256,
+            "calibration_sha256": self.calibration_sha256,
             "built_at": self.built_at, "edgetl_version": self.edgetl_version,
             "build_options": self.options.to_dict(), "model": self.model.to_dict(),
         }
@@ -76,6 +78,7 @@ class EngineManifest:
                 profiles=tuple(d.get("profiles", ())), dla_core=d.get("dla_core"),
                 onnx=str(d["onnx"]), onnx_sha256=str(d["onnx_sha256"]), engine_sha256=str(d["engine_sha256"]),
                 model=ModelInfo.from_dict(d["model"]), options=BuildOptions.from_dict(d.get("build_options", {})),
+                calibration_sha256=d.get("calibration_sha256"),
                 built_at=str(d.get("built_at", "")), edgetl_version=str(d.get("edgetl_version", "unknown")),
             )
         except (KeyError, TypeError) as exc:

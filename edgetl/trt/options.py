@@ -63,8 +63,8 @@ class BuildOptions:
     dla_core: int | None = None
     workspace_mib: int | None = None
     timing_cache: str | None = None
-    calib: str | None = None  # image folder for implicit INT8 calibration (TensorRT 8.x)
-    calib_batches: int = 16
+    calib: str | None = None  # calibration folder or manifest, as for 'edgetl export --int8' (TensorRT 8.x)
+    calib_size: int = 300
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -84,20 +84,20 @@ class BuildOptions:
         if self.timing_cache:
             args += ["--timing-cache", self.timing_cache]
         if self.calib:
-            args += ["--calib", self.calib, "--calib-batches", str(self.calib_batches)]
+            args += ["--calib", self.calib, "--calib-size", str(self.calib_size)]
         return args
 
     def to_dict(self) -> dict:
         return {"precision": self.precision, "batch": str(self.batch), "dla_core": self.dla_core,
                 "workspace_mib": self.workspace_mib, "timing_cache": self.timing_cache, "calib": self.calib,
-                "calib_batches": self.calib_batches}
+                "calib_size": self.calib_size}
 
     @classmethod
     def from_dict(cls, d: dict) -> "BuildOptions":
         return cls(precision=d.get("precision", "auto"), batch=BatchProfile.parse(d.get("batch", "1")),
                    dla_core=d.get("dla_core"), workspace_mib=d.get("workspace_mib"),
                    timing_cache=d.get("timing_cache"), calib=d.get("calib"),
-                   calib_batches=int(d.get("calib_batches", 16)))
+                   calib_size=int(d.get("calib_size", 300)))
 
 
 @dataclass(frozen=True)
@@ -200,7 +200,7 @@ def _plan_legacy(precision: str, opts: BuildOptions, graph: GraphFacts, onnx_nam
     if calibrate and not opts.calib:
         if precision == "int8":
             raise BuildError(f"{onnx_name} has no Q/DQ nodes: TensorRT 8 calibrates it for INT8 from images; "
-                             "pass --calib DIR (the calibration images 'edgetl export --int8' uses)")
+                             "pass --calib DIR (the calibration folder or manifest 'edgetl export --int8' uses)")
         return _with(base, flags=("FP16",), notes=(f"{onnx_name} has no Q/DQ nodes and no --calib: best is FP16",))
     flags = ("INT8",) if precision == "int8" else ("FP16", "INT8")
     notes = ("implicit INT8: entropy calibration (TensorRT 8)",) if calibrate else ()

@@ -70,18 +70,25 @@ def test_trt8_uses_explicit_batch_and_qdq_int8_flag(fake_trt, onnx_factory):
     assert trt.config.int8_calibrator is None
 
 
-def test_trt8_implicit_int8_calibrates_on_the_calibration_images(fake_trt, onnx_factory, tiny_data, monkeypatch):
+def test_trt8_implicit_int8_calibrates_on_the_export_calibration_set(fake_trt, onnx_factory, tmp_path, monkeypatch):
     monkeypatch.setattr(torch.Tensor, "cuda", lambda self, *a, **k: self)  # device buffers stay on the CPU here
+    from helpers import make_image_tree
+
+    from edgetl.export.calibration import make_calibration_set, scan_folder
+
+    calib = make_image_tree(tmp_path / "calib", ["stop", "yield", "speed_30"], 6, seed=4)
     trt = fake_trt("8.5.2.2")
-    out = build_engine(onnx_factory(), options=opts(precision="int8", batch="1:4:8", calib=str(tiny_data / "calib"),
-                                                    calib_batches=3))
+    out = build_engine(onnx_factory(), options=opts(precision="int8", batch="1:4:8", calib=str(calib), calib_size=16))
     cfg = trt.config
     assert cfg.flags == {"INT8"} and out.manifest.precision == "int8"
     assert cfg.int8_calibrator.get_batch_size() == 4
     assert cfg.calibration_profile.shapes["input"] == ((4, 3, 32, 32),) * 3
-    # 3 batches of OPT=4 images, preprocessed (normalised floats, not raw pixels)
-    assert [b.shape for b in trt.calibrated] == [(4, 3, 32, 32)] * 3
+    # 16 images sampled as export --int8 samples them, in batches of OPT=4, preprocessed (normalised floats)
+    assert [b.shape for b in trt.calibrated] == [(4, 3, 32, 32)] * 4
     assert all(b.dtype == np.float32 and b.min() < 0 for b in trt.calibrated)
+    labels = ["stop", "yield", "speed_30"]
+    assert out.manifest.calibration_sha256 == make_calibration_set(scan_folder(calib, labels), labels, str(calib),
+                                                                    size=16).sha256
 
 
 @pytest.mark.parametrize("version, precision, qdq, words", [

@@ -72,10 +72,10 @@ def test_options_reject(kw, words):
 
 def test_options_round_trip_through_manifest_dict_and_args():
     o = BuildOptions(precision="int8", batch=BatchProfile(1, 4, 8), dla_core=1, workspace_mib=512,
-                     timing_cache="t.cache", calib="data/calib", calib_batches=4)
+                     timing_cache="t.cache", calib="data/calib", calib_size=64)
     assert BuildOptions.from_dict(o.to_dict()) == o
     assert o.to_args() == ["--precision", "int8", "--batch", "1:4:8", "--dla", "1", "--workspace", "512",
-                           "--timing-cache", "t.cache", "--calib", "data/calib", "--calib-batches", "4"]
+                           "--timing-cache", "t.cache", "--calib", "data/calib", "--calib-size", "64"]
 
 
 def test_parse_version():
