@@ -24,8 +24,9 @@ def backend_for(path: str | os.PathLike) -> str:
 def open_runner(path: str | os.PathLike, **options: Any) -> Runner:
     """A Runner for ``path`` (not yet active: use it in a ``with`` block).
 
-    Options are passed to the backend: ``device`` for torch, ``providers`` for onnxruntime, ``threads``
-    for both; backends ignore options that do not concern them only when the value is None.
+    Options are passed to the backend: ``device`` for torch, ``providers`` for onnxruntime (cpu, cuda,
+    tensorrt), ``threads`` for both, ``rebuild_stale`` for TensorRT engines; backends ignore options that
+    do not concern them only when the value is None.
     """
     p = Path(path)
     if not p.is_file():
