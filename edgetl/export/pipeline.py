@@ -203,7 +203,8 @@ def _int8(cfg: ExportConfig, preset: TargetPreset, run: Path, stage: Path, fp32:
         evalset = load_images(_eval_samples(data, cfg.eval_split, "the INT8 accuracy gate"), info.preprocess)
     calib = calibration_set(cfg, info, data)
     cal.write_manifest(stage / MANIFEST_NAME, calib, info.preprocess.to_dict(), cfg.seed)
-    reader = cal.OrtCalibrationReader(load_images(calib.samples, info.preprocess))
+    # onnxruntime's histogram collectors (entropy, percentile) need equal batches: feed those one image at a time
+    reader = cal.OrtCalibrationReader(load_images(calib.samples, info.preprocess), batch_size=16 if method == "minmax" else 1)
     prepared = prepare_for_quantization(fp32, stage / "prepared.onnx")
     key = cache_key(sha256_file(fp32), calib.sha256, info.preprocess.to_dict(), method, preset)
     cache = cache_file(run / CACHE_DIR, key)
@@ -247,14 +248,15 @@ def _sensitivity_search(prepared: Path, out: Path, reader, first: _Trial, attemp
     log.warning("INT8 loses %.2f points of top-1 (budget %.2f): searching for the layers that cause it",
                 first.drop(fp32_top1), cfg.max_drop)
     ranking = [names for names, _ in rank_sensitive_nodes(prepared, out, reader)]
+    log.info("most sensitive: %s", "; ".join(",".join(n) for n in ranking[:5]))
     trials: dict[int, _Trial] = {0: first}
     last = [0]  # the attempt whose model is on disk
 
     def at(k: int) -> _Trial:
         if k not in trials:
-            trials[k] = attempt(tuple(n for names in ranking[:k] for n in names))
+            trials[k] = attempt(tuple(dict.fromkeys(n for names in ranking[:k] for n in names)))
             last[0] = k
-            log.info("%d layer(s) in float: top-1 %.4f (drop %.2f points)", k, trials[k].top1, trials[k].drop(fp32_top1))
+            log.info("%d tensor(s) kept in float: top-1 %.4f (drop %.2f points)", k, trials[k].top1, trials[k].drop(fp32_top1))
         return trials[k]
 
     def ok(k: int) -> bool:
@@ -278,7 +280,7 @@ def _sensitivity_search(prepared: Path, out: Path, reader, first: _Trial, attemp
     best = trials[hi]
     if last[0] != hi:
         attempt(best.excluded)
-    log.warning("kept %d layer(s) in float to stay within the budget: %s", hi, ", ".join(best.excluded))
+    log.warning("kept %d tensor(s) in float (nodes: %s) to stay within the budget", hi, ", ".join(best.excluded))
     return best
 
 

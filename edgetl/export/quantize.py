@@ -41,9 +41,10 @@ class TargetPreset:
 
     @classmethod
     def tensorrt(cls) -> "TargetPreset":
-        # Q/DQ pairs on float weights and one pair per consumer: the explicit-quantization form TensorRT
-        # parses directly (the same choices as Optimum's AutoQuantizationConfig.tensorrt()).
-        return cls("tensorrt", extra_options={"AddQDQPairToWeight": True, "DedicatedQDQPair": True})
+        # Q/DQ pairs on float weights, one pair per consumer and float biases: the explicit-quantization
+        # form TensorRT parses directly (it folds the weight Q/DQ itself and has no INT32 dequantize).
+        return cls("tensorrt", extra_options={"AddQDQPairToWeight": True, "DedicatedQDQPair": True,
+                                              "QuantizeBias": False})
 
     @classmethod
     def cpu(cls) -> "TargetPreset":
@@ -78,7 +79,15 @@ def prepare_for_quantization(fp32: str | os.PathLike, out: str | os.PathLike) ->
     """onnxruntime's recommended pre-processing: shape inference and graph optimisation."""
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
+    import onnx
+
     quant_pre_process(str(fp32), str(out))
+    model = onnx.load(str(out))
+    names = {n.name for n in model.graph.node}
+    for i, node in enumerate(model.graph.node):  # inlined functions leave nodes without names
+        if not node.name:
+            node.name = next(f"{node.op_type}_{i}_{k}" for k in range(len(names) + 1) if f"{node.op_type}_{i}_{k}" not in names)
+    onnx.save(model, str(out))
     return Path(out)
 
 

@@ -1,0 +1,97 @@
+"""INT8: target presets, the accuracy gate with its sensitivity search, the range cache, export.json."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+from onnx import numpy_helper
+
+from edgetl.errors import ExportError
+from edgetl.export import ExportConfig, export_run
+from edgetl.runtime import open_runner
+from edgetl.runtime.onnxruntime_runner import read_onnx_info
+
+
+def _zero_points(path) -> list[np.ndarray]:
+    m = onnx.load(str(path))
+    inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
+    return [inits[n.input[2]] for n in m.graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")
+            and len(n.input) > 2 and n.input[2] in inits]
+
+
+def test_export_json_has_the_documented_fields(int8_run):
+    rep = json.loads((int8_run / "export.json").read_text())
+    assert {"top1", "parity_max_abs", "latency_ms"} <= set(rep["fp32"])
+    assert {"top1", "drop_points", "agreement", "latency_ms", "speedup", "method", "target", "float_nodes"} <= set(rep["int8"])
+    assert {"images", "per_class", "sha256"} <= set(rep["calibration"])
+    for x in (rep["fp32"]["top1"], rep["int8"]["top1"], rep["int8"]["agreement"]):
+        assert 0.0 <= x <= 1.0
+    assert rep["int8"]["drop_points"] == pytest.approx((rep["fp32"]["top1"] - rep["int8"]["top1"]) * 100)
+    assert rep["int8"]["drop_points"] <= 0.5 and rep["int8"]["target"] == "cpu"
+    assert rep["int8"]["speedup"] == pytest.approx(rep["fp32"]["latency_ms"] / rep["int8"]["latency_ms"], rel=0.01)
+    assert rep["calibration"]["per_class"] == {"circle_red": 6, "square_green": 6, "triangle_blue": 6}
+    manifest = json.loads((int8_run / "calibration.json").read_text())
+    assert manifest["sha256"] == rep["calibration"]["sha256"] and len(manifest["images"]) == 18
+
+
+def test_int8_model_is_qdq_describes_itself_and_recognises_images(int8_run, tiny_data):
+    m = onnx.load(str(int8_run / "model.int8.onnx"))
+    ops = {n.op_type for n in m.graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops and not any(o.startswith("QLinear") for o in ops)
+    info = read_onnx_info(int8_run / "model.int8.onnx")
+    rep = json.loads((int8_run / "export.json").read_text())
+    assert info.precision == "int8" and info.extra["target"] == "cpu"
+    assert info.extra["calibration_sha256"] == rep["calibration"]["sha256"]
+    paths = sorted((tiny_data / "test").rglob("*.png"))
+    truth = [info.labels.index(p.parent.name) for p in paths]
+    with open_runner(int8_run / "model.int8.onnx") as r:
+        preds = [p.index for p in r.predict(paths)]
+    assert np.mean(np.array(preds) == truth) >= 0.8
+
+
+def test_tensorrt_preset_is_symmetric_int8_with_zero_points_zero(run_dir):
+    rep = export_run(ExportConfig(run=run_dir, int8=True, target="tensorrt", latency_iters=5)).report
+    zps = _zero_points(run_dir / "model.int8.onnx")
+    assert zps and all(z.dtype == np.int8 and not z.any() for z in zps)
+    assert rep["int8"]["nonzero_zero_points"] == 0 and rep["int8"]["latency_ms"] is None
+    assert rep["int8"]["calibration_cache"]["reused"] is False
+
+    again = export_run(ExportConfig(run=run_dir, int8=True, target="tensorrt", latency_iters=5)).report
+    assert again["int8"]["calibration_cache"]["reused"] is True and again["int8"]["sha256"] == rep["int8"]["sha256"]
+    other = export_run(ExportConfig(run=run_dir, int8=True, target="tensorrt", method="percentile", latency_iters=5)).report
+    assert other["int8"]["calibration_cache"]["reused"] is False
+    fewer = export_run(ExportConfig(run=run_dir, int8=True, target="tensorrt", calib_size=16, latency_iters=5)).report
+    assert fewer["int8"]["calibration_cache"]["reused"] is False
+
+
+def _sabotage_first_layer(run_dir) -> None:
+    """Give the first layer's activations a far too narrow range in the calibration cache."""
+    (cache,) = [p for p in (run_dir / "calib_cache").iterdir()]
+    doc = json.loads(cache.read_text())
+    hit = [k for k in doc["data"] if "features.0/" in k]
+    assert hit
+    for k in hit:
+        doc["data"][k]["lowest"]["data"], doc["data"][k]["highest"]["data"] = [-1e-2], [1e-2]
+    cache.write_text(json.dumps(doc))
+
+
+def test_sensitive_layers_stay_float_until_within_budget(run_dir):
+    cfg = ExportConfig(run=run_dir, int8=True, target="tensorrt", max_drop=0.0, latency_iters=5)
+    assert export_run(cfg).report["int8"]["float_nodes"] == []
+    _sabotage_first_layer(run_dir)
+    rep = export_run(cfg).report["int8"]
+    assert rep["calibration_cache"]["reused"] is True and rep["drop_points"] <= 0.0
+    assert "/features/features.0/features.0.0/Conv" in rep["float_nodes"] and len(rep["float_nodes"]) <= 8
+    assert read_onnx_info(run_dir / "model.int8.onnx").extra["float_nodes"] == rep["float_nodes"]
+
+
+def test_unreachable_budget_fails_with_numbers_and_keeps_previous_files(run_dir):
+    export_run(ExportConfig(run=run_dir, int8=True, target="tensorrt", latency_iters=5))
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    _sabotage_first_layer(run_dir)
+    with pytest.raises(ExportError, match=r"loses [\d.]+ points of top-1 \(FP32 [\d.]+, INT8"):
+        export_run(ExportConfig(run=run_dir, int8=True, target="tensorrt", max_drop=-1.0, latency_iters=5))
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()} == before
