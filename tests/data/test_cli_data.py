@@ -1,0 +1,70 @@
+"""``edgetl data``: what a user types and sees, errors included."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from edgetl.cli.main import cli
+
+SMALL = ["--per-class", "8", "--views-per-track", "2", "--classes", "stop,yield", "--image-size", "32",
+         "--workers", "1"]
+
+
+def _run(*args):
+    return CliRunner().invoke(cli, ["data", *map(str, args)])
+
+
+def test_roadsigns_writes_a_set_and_says_it_is_synthetic(tmp_path):
+    r = _run("roadsigns", tmp_path / "signs", *SMALL)
+    assert r.exit_code == 0, r.output
+    assert "synthetic" in r.output and "next: edgetl finetune" in r.output
+    m = json.loads((tmp_path / "signs" / "manifest.json").read_text())
+    assert m["classes"] == ["stop", "yield"] and m["num_images"] == 16
+
+
+def test_image_size_range(tmp_path):
+    import cv2
+
+    r = _run("roadsigns", tmp_path / "s", *SMALL[:-4], "--image-size", "24-40", "--workers", "1")
+    assert r.exit_code == 0, r.output
+    sizes = {cv2.imread(str(p)).shape[0] for p in (tmp_path / "s").rglob("*.png")}
+    assert len(sizes) > 1 and min(sizes) >= 24 and max(sizes) <= 40
+
+
+@pytest.mark.parametrize("extra, msg", [
+    (["--classes", "stop,no_such_sign"], "unknown road-sign class 'no_such_sign'"),
+    (["--per-class", "3"], "too few to fill train/val/test/calib"),
+])
+def test_user_errors_are_one_line(tmp_path, extra, msg):
+    r = _run("roadsigns", tmp_path / "x", *SMALL, *extra)
+    assert r.exit_code == 1
+    assert msg in r.output and "Traceback" not in r.output
+    assert len(r.output.strip().splitlines()) == 1
+
+
+def test_non_empty_folder_is_refused_without_overwrite(tmp_path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "notes.txt").write_text("keep")
+    r = _run("roadsigns", tmp_path / "x", *SMALL)
+    assert r.exit_code == 1 and "--overwrite" in r.output
+    assert _run("roadsigns", tmp_path / "x", *SMALL, "--overwrite").exit_code == 0
+    assert not (tmp_path / "x" / "notes.txt").exists()
+
+
+def test_bad_image_size_is_a_usage_error(tmp_path):
+    r = _run("roadsigns", tmp_path / "x", "--image-size", "big")
+    assert r.exit_code == 2 and "--image-size" in r.output
+
+
+def test_video_command(tmp_path):
+    out = tmp_path / "drive.mp4"
+    r = _run("roadsigns-video", out, "--seconds", "3", "--fps", "10", "--resolution", "320x180")
+    assert r.exit_code == 0, r.output
+    gt = json.loads((tmp_path / "drive.gt.json").read_text())
+    assert gt["num_frames"] == 30 and gt["width"] == 320 and out.stat().st_size > 0
+    assert "synthetic" in r.output
+    r = _run("roadsigns-video", out, "--seconds", "3")
+    assert r.exit_code == 1 and "--overwrite" in r.output
