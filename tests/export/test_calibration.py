@@ -89,3 +89,17 @@ def test_reader_feeds_normalised_batches_and_rewinds(tiny_data):
     assert len(reader) == 3
     again = [d["input"] for d in reader]
     assert np.array_equal(np.concatenate(first), np.concatenate(again))
+
+
+def test_written_manifest_and_example_follow_the_published_schema(tmp_path, tiny_data):
+    jsonschema = pytest.importorskip("jsonschema")
+    folder = Path(__file__).resolve().parents[2] / "calibration"
+    schema = json.loads((folder / "manifest.schema.json").read_text())
+    cs = cal.make_calibration_set(cal.scan_folder(tiny_data / "calib", CLASSES), CLASSES, "test")
+    written = cal.write_manifest(tmp_path / "calibration.json", cs, Preprocess(size=32, resize=32).to_dict(), 0)
+    jsonschema.validate(json.loads(written.read_text()), schema)
+    jsonschema.validate(json.loads((folder / "example.json").read_text()), schema)
+    broken = json.loads(written.read_text())
+    broken["images"][0]["sha256"] = "not a hash"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
