@@ -49,14 +49,16 @@ def summary_table(report: dict) -> str:
 @click.option("--calib", type=click.Path(exists=True, path_type=Path), default=None,
               help="Calibration images: a folder (class folders or plain images) or a manifest JSON "
                    "[default: the run data's calib/ split].")
-@click.option("--calib-size", default=300, show_default=True, help="Images sampled class-stratified for calibration.")
-@click.option("--max-drop", default=0.5, show_default=True, type=float,
+@click.option("--calib-size", default=300, show_default=True, type=click.IntRange(min=1),
+              help="Images sampled class-stratified for calibration.")
+@click.option("--max-drop", default=0.5, show_default=True, type=click.FloatRange(min=0),
               help="Largest top-1 loss allowed for INT8, in percentage points.")
 @click.option("--eval-split", type=click.Choice(["val", "test"]), default="val", show_default=True,
               help="Split that verification and the accuracy gate use.")
 @click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Data root [default: the one in RUN/config.json].")
-@click.option("--threads", default=1, show_default=True, help="onnxruntime threads for the latency measurement.")
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1),
+              help="onnxruntime threads for the latency measurement.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the calibration sampling.")
 def export(run: Path, opset: int, softmax: bool, no_verify: bool, int8: bool, target: str, method: str | None,
            calib: Path | None, calib_size: int, max_drop: float, eval_split: str, data: Path | None,

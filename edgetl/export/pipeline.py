@@ -141,8 +141,10 @@ def export_run(cfg: ExportConfig) -> ExportResult:
         if preset:
             names += _int8(cfg, preset, run, stage, fp32, info, data, evalset, result)
         else:
-            one = next(evalset.batches(1)) if evalset else np.zeros((1, 3, info.preprocess.size, info.preprocess.size), np.float32)
-            result.report["fp32"]["latency_ms"] = round(measure_latency({"fp32": fp32}, one, cfg.threads, cfg.latency_iters)["fp32"], 4)
+            s = info.preprocess.size
+            one = next(evalset.batches(1)) if evalset else np.zeros((1, 3, s, s), np.float32)
+            lat = measure_latency({"fp32": fp32}, one, cfg.threads, cfg.latency_iters)
+            result.report["fp32"]["latency_ms"] = round(lat["fp32"], 4)
         write_json(stage / REPORT_NAME, result.report)
         result.files = _commit(stage, run, names + [REPORT_NAME])
     return result
