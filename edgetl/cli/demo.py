@@ -1,0 +1,60 @@
+"""``edgetl demo``: the whole pipeline on synthetic road signs, with progress and one final table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+def _table(s: dict) -> list[str]:
+    ft, ex, cam = s["finetune"], s["export"], s["camera"]
+    fp32, int8 = ex["fp32"], ex["int8"]
+    score = cam.get("score") or {}
+    rows = [
+        ("data", f"{s['data']['classes']} classes, synthetic (generated, not photographs)"),
+        ("test top-1 FP32", f"{fp32.get('top1', ft['test_top1']):.2%}  (torch model.pt: {ft['test_top1']:.2%})"),
+        ("test top-1 INT8", f"{int8.get('top1', 0):.2%}  ({int8.get('drop_points', 0):+.2f} points, "
+                            f"{int8.get('agreement', 0):.2%} agree with FP32)"),
+        ("latency FP32 / INT8", f"{fp32.get('latency_ms') or 0:.2f} ms / {int8.get('latency_ms') or 0:.2f} ms at batch 1 "
+                                f"(onnxruntime CPU, {int8.get('speedup') or 0:.2f}x)"),
+        ("camera loop", f"{cam['fps']:.1f} FPS over {cam['frames']} frames of a 1280x720 video "
+                        f"({Path(s['deploy_model']).name})"),
+        ("recognition rate", f"{score.get('recognition_rate') or 0:.2%} of frames with a sign in view; "
+                             f"false alarms {score.get('false_alarm_rate') or 0:.2%} without one"),
+        ("", f"({cam['roi']})"),
+        ("time", ", ".join(f"{k} {v:.0f}s" for k, v in s["timings_s"].items())),
+    ]
+    w = max(len(a) for a, _ in rows)
+    lines = [f"  {a:<{w}}  {b}" for a, b in rows]
+    lines.append("")
+    lines += [f"  {k:<{w}}  {v}" for k, v in s["artifacts"].items()]
+    return lines
+
+
+@click.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("edgetl-demo"), show_default=True,
+              help="Folder for everything the demo writes (a previous demo there is replaced).")
+@click.option("--fast", is_flag=True, help="Smaller data, fewer epochs, a shorter video: about two minutes.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def demo(out: Path, fast: bool, seed: int) -> None:
+    """Generate synthetic road signs, fine-tune MobileNetV2, export FP32 and INT8, benchmark, run the
+    camera loop on a drive-by video, and print one table. Runs offline."""
+    from edgetl.demo import DemoConfig, run_demo
+
+    def step(name: str, msg: str) -> None:
+        click.echo(f"[{name}] {msg}")
+
+    cfg = DemoConfig(out=out, fast=fast, seed=seed)
+    click.echo(f"edgetl demo{' --fast' if fast else ''}: {cfg.per_class} images per class, {cfg.epochs} epochs, "
+               f"{cfg.video_seconds:.0f} s video -> {out}/")
+    from edgetl.cli.finetune import _Bars
+
+    summary = run_demo(cfg, step, train_callbacks=_Bars(True))
+    click.echo("")
+    click.echo("edgetl demo: results")
+    for line in _table(summary):
+        click.echo(line)
+    click.echo("")
+    click.echo(f"next: edgetl run {summary['deploy_model']} {out}/drive.mp4 --ground-truth {out}/drive.gt.json "
+               f"--roi-from-truth")
