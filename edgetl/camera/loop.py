@@ -92,9 +92,10 @@ def roi_from_xywh(text: str) -> Box:
 def percentiles(values: list[float]) -> dict[str, float]:
     if not values:
         return {}
-    p50, p90, p99 = np.percentile(np.asarray(values, dtype=np.float64), [50, 90, 99])
+    v = np.asarray(values, dtype=np.float64)
+    p50, p90, p99 = np.percentile(v, [50, 90, 99])
     return {"p50": round(float(p50), 3), "p90": round(float(p90), 3), "p99": round(float(p99), 3),
-            "mean": round(float(np.mean(values)), 3)}
+            "mean": round(float(v.mean()), 3), "min": round(float(v.min()), 3)}
 
 
 @contextlib.contextmanager

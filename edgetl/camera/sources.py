@@ -250,15 +250,21 @@ class Capture:
 
     With ``drop`` (live use) a frame the loop has not taken yet is replaced by the next one, so latency
     never grows; without it the thread waits for the loop, so every frame of a file is processed. A live
-    source that stops delivering is reopened up to ``reconnects`` times with exponential backoff.
+    source that stops delivering is reopened up to ``reconnects`` times with exponential backoff. A file
+    or folder is read ``passes`` times (frame indices keep counting).
+
+    A video file read with ``drop`` plays in real time at its own frame rate, standing in for the camera
+    (decoding it flat out would only make frames to throw away); without ``drop`` it is read as fast as
+    the loop takes frames.
     """
 
     def __init__(self, spec: SourceSpec, drop: bool = True, reconnects: int = 5, backoff_s: float = 0.5,
-                 max_backoff_s: float = 8.0, opener=open_reader):
-        self.spec, self.drop, self.reconnects = spec, drop, reconnects
+                 max_backoff_s: float = 8.0, opener=open_reader, passes: int = 1):
+        self.spec, self.drop, self.reconnects, self.passes = spec, drop, reconnects, passes
         self.backoff_s, self.max_backoff_s, self.opener = backoff_s, max_backoff_s, opener
         self.reader = opener(spec)  # open here so that a bad source fails in the caller's thread
         self.size, self.fps, self.num_frames = self.reader.size, self.reader.fps, self.reader.num_frames
+        self.realtime = drop and spec.kind == "file" and bool(self.fps)
         self.captured = self.dropped = self.reconnected = 0
         self.end_reason: str | None = None
         self.error: BaseException | None = None
@@ -312,9 +318,12 @@ class Capture:
             self._cond.notify_all()
 
     def _run(self) -> None:
-        failures = 0
+        failures, passes_left = 0, self.passes
+        t_play = time.perf_counter()
         try:
             while not self._stop.is_set():
+                if self.realtime and self._stop.wait(max(0.0, t_play + self.captured / self.fps - time.perf_counter())):
+                    break
                 t0 = time.perf_counter()
                 self.reading_since = t0
                 image = self.reader.read() if self.reader is not None else None
@@ -325,6 +334,11 @@ class Capture:
                     self._publish(Frame(self.captured, image, (t1 - t0) * 1e3, t1))
                     continue
                 if not self.spec.live:
+                    passes_left -= 1
+                    if passes_left > 0 and not self._stop.is_set():  # play a file again (benchmarks)
+                        self.reader.close()
+                        self.reader = self.opener(self.spec)
+                        continue
                     self.end_reason = "end of source"
                     break
                 failures += 1

@@ -38,7 +38,9 @@ and every file written is complete. Exit status 3 means a live source stopped de
               help="Write one JSON line per frame: frame, t, label, confidence, topk, ms.")
 @click.option("--summary", "summary_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the exit summary (and score) as JSON.")
-@click.option("--no-drop", is_flag=True, help="Process every frame of a file instead of only the newest.")
+@click.option("--no-drop", is_flag=True,
+              help="Process every frame of a file, as fast as possible (default: play it in real time and "
+                   "take the newest frame, like a camera).")
 @click.option("--max-frames", type=click.IntRange(1), help="Stop after this many processed frames.")
 @click.option("--ground-truth", type=click.Path(dir_okay=False, path_type=Path),
               help="Score against per-frame ground truth (NAME.gt.json from 'edgetl data roadsigns-video').")
@@ -73,9 +75,10 @@ def run(model: Path, source: str, roi: str | None, topk: int, threshold: float, 
     with open_runner(model, threads=threads, providers=list(providers) or None, device=device) as runner:
         capture = Capture(spec, drop=not no_drop, reconnects=reconnects)
         size = f"{capture.size[0]}x{capture.size[1]}" if capture.size else "size unknown"
-        click.echo(f"{runner.path.name} ({runner.backend}, {runner.precision}) on {spec.display} ({size}"
-                   f"{f' @ {capture.fps:g} fps' if capture.fps else ''}); smoothing: "
-                   f"{config.smoothing.describe()}; Ctrl-C to stop", err=True)
+        pace = (f", played in real time at {capture.fps:g} fps (--no-drop: every frame, as fast as possible)"
+                if capture.realtime else f" @ {capture.fps:g} fps" if capture.fps else "")
+        click.echo(f"{runner.path.name} ({runner.backend}, {runner.precision}) on {spec.display} ({size}{pace}); "
+                   f"smoothing: {config.smoothing.describe()}; Ctrl-C to stop", err=True)
         result = run_loop(runner, capture, config, truth)
     for line in format_summary(result):
         click.echo(line)

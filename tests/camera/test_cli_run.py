@@ -28,7 +28,7 @@ def test_run_prints_stage_percentiles_fps_and_the_score(tiny_model, clip, tmp_pa
         assert word in res.output
     data = json.loads(summary.read_text())
     assert data["frames"] == 18 and data["smoothing"]["method"] == "vote" and data["score"]["frames_scored"] == 18
-    assert data["score"]["roi"] == "whole frame" and set(data["stages"]["infer"]) == {"p50", "p90", "p99", "mean"}
+    assert data["score"]["roi"] == "whole frame" and set(data["stages"]["infer"]) == {"p50", "p90", "p99", "mean", "min"}
 
 
 def test_sources_that_cannot_be_opened_fail_in_one_line(tiny_model, tmp_path):

@@ -91,7 +91,7 @@ def test_folder_frames_come_in_name_order(tmp_path):
 
 
 def test_newest_frame_only_when_the_loop_is_slow(scripted_reader):
-    spec = sources.SourceSpec("file", "scripted", "scripted")
+    spec = sources.SourceSpec("folder", "scripted", "scripted")
     with Capture(spec, drop=True, opener=lambda s: scripted_reader(60, delay_s=0.002)) as cap:
         seen = []
         while (f := cap.get(5.0)) is not None:
@@ -100,6 +100,22 @@ def test_newest_frame_only_when_the_loop_is_slow(scripted_reader):
             time.sleep(0.02)  # a loop ten times slower than the source
     assert cap.dropped > 0 and len(seen) + cap.dropped == cap.captured == 60
     assert seen == sorted(seen) and seen[-1] == 59  # always the newest, and nothing is lost at the end
+
+
+def test_a_video_file_plays_in_real_time_like_a_camera(scripted_reader):
+    spec = sources.SourceSpec("file", "scripted", "scripted")
+
+    def fast(_spec):
+        reader = scripted_reader(11)
+        reader.fps = 100.0
+        return reader
+
+    t0 = time.perf_counter()
+    with Capture(spec, drop=True, opener=fast) as cap:
+        frames = list(iter(lambda: cap.get(5.0), None))
+    assert cap.realtime and time.perf_counter() - t0 >= 0.1  # 11 frames at 100 fps: 10 intervals
+    assert len(frames) + cap.dropped == 11 and frames[-1].index == 10
+    assert not Capture(spec, drop=False, opener=fast).realtime  # --no-drop reads as fast as the loop goes
 
 
 def test_no_drop_delivers_every_frame_in_order(scripted_reader):
