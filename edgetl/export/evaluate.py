@@ -56,6 +56,22 @@ def predict_logits(runner, images: ImageSet, batch_size: int = 32) -> np.ndarray
     return np.concatenate([runner.infer(b) for b in images.batches(batch_size)])
 
 
+def reference_logits(path: str | os.PathLike, images: ImageSet, batch_size: int = 32) -> np.ndarray:
+    """Logits with every graph optimisation off: Q/DQ run as written (quantize, dequantize, float op).
+
+    This is the arithmetic a Q/DQ graph defines, and what TensorRT implements with INT32 accumulation.
+    onnxruntime's optimised CPU session instead fuses Q/DQ into its own integer kernels, whose S8S8 path
+    saturates on AVX2 CPUs without VNNI, so it would judge a TensorRT-bound model by this CPU's limits.
+    """
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    sess = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    return np.concatenate([sess.run(None, {name: b})[0] for b in images.batches(batch_size)])
+
+
 @dataclass(frozen=True)
 class Accuracy:
     top1: float

@@ -23,7 +23,8 @@ from edgetl.checkpoint import load_model
 from edgetl.data.folders import Sample, SplitData, load_dataset
 from edgetl.errors import DataError, ExportError
 from edgetl.export import calibration as cal
-from edgetl.export.evaluate import ImageSet, accuracy, check_parity, load_images, measure_latency, predict_logits
+from edgetl.export.evaluate import (ImageSet, accuracy, check_parity, load_images, measure_latency, predict_logits,
+                                    reference_logits)
 from edgetl.export.onnx_export import DEFAULT_OPSET, build_onnx, set_metadata, sidecar_path, write_onnx
 from edgetl.export.quantize import (TargetPreset, cache_file, cache_key, check_opset, get_target,
                                     prepare_for_quantization, quantization_summary, quantize_int8)
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 
 FP32_NAME, INT8_NAME, MANIFEST_NAME, REPORT_NAME = "model.onnx", "model.int8.onnx", "calibration.json", "export.json"
 CACHE_DIR = "calib_cache"
+EVAL_WITH = {True: "Q/DQ arithmetic as written (onnxruntime, optimisations off)",
+             False: "onnxruntime CPU, optimised integer kernels (what --target cpu deploys)"}
 
 
 @dataclass(frozen=True)
@@ -216,7 +219,7 @@ def _int8(cfg: ExportConfig, preset: TargetPreset, run: Path, stage: Path, fp32:
 
     def attempt(excluded: tuple[str, ...]) -> _Trial:
         quantize_int8(prepared, out, reader, preset, method, cache, excluded)
-        logits = _logits(out, evalset)
+        logits = reference_logits(out, evalset) if preset.reference_numerics else _logits(out, evalset)
         acc = accuracy(logits, evalset.labels, info.labels)
         return _Trial(excluded, acc.top1, float((acc.predictions == fp32_logits.argmax(1)).mean()), acc)
 
@@ -229,7 +232,8 @@ def _int8(cfg: ExportConfig, preset: TargetPreset, run: Path, stage: Path, fp32:
         "file": INT8_NAME, "top1": trial.top1, "drop_points": round(trial.drop(fp32_top1), 4),
         "agreement": trial.agreement, "per_class_recall": trial.accuracy.per_class_recall,
         "method": method, "target": preset.name, "preset": preset.to_dict(), "float_nodes": list(trial.excluded),
-        "max_drop": cfg.max_drop, "calibration_cache": {"key": key, "reused": cache_hit}, **quantization_summary(out),
+        "max_drop": cfg.max_drop, "evaluated_with": EVAL_WITH[preset.reference_numerics],
+        "calibration_cache": {"key": key, "reused": cache_hit}, **quantization_summary(out),
     }
     result.report["calibration"] = {"images": len(calib.samples), "per_class": calib.per_class(),
                                     "sha256": calib.sha256, "source": calib.source, "manifest": MANIFEST_NAME}
