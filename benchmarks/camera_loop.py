@@ -86,7 +86,7 @@ def loop_run(runner, video: Path, roi: tuple[int, int, int, int] | None, drop: b
         result = run_loop(runner, Capture(parse_source(str(video)), drop=drop, passes=passes), cfg)
     return {"mode": "played in real time, newest frame" if drop else "every frame as fast as possible (--no-drop)",
             "passes": passes,
-            **result.to_dict(), "summary_lines": format_summary(result)}
+            **{k: v for k, v in result.to_dict().items() if k != "written"}, "summary_lines": format_summary(result)}
 
 
 def share_by(loop: dict[str, Any], stat: str) -> float:
@@ -120,7 +120,8 @@ def measure(model: Path, video: Path, roi: tuple[int, int, int, int], threads: i
             live["targets"] = verdict(live, live_bound, f"{inf}, source rate {decode['source_fps']:g})")
             every["targets"] = verdict(every, bound, f"{inf}, decode {decode['fps']:.1f})")
             loops += [live, every]
-        model_info = {"path": model.name, "backend": runner.backend, "precision": runner.precision,
+        model_info = {"path": model.name, "backbone": runner.info.backbone, "backend": runner.backend,
+                      "precision": runner.precision,
                       "input": runner.info.preprocess.size}
     return {"model": model_info, "video": {"path": video.name, **decode}, "decode": decode, "inference": infer,
             "loops": loops}
@@ -152,7 +153,8 @@ def loop_markdown(loop: dict[str, Any], r: dict[str, Any]) -> list[str]:
 def to_markdown(r: dict[str, Any]) -> str:
     m, v = r["model"], r["video"]
     lines = ["# Camera loop: own work and end-to-end FPS", "",
-             f"Model {m['path']} ({m['backend']}, {m['precision']}, {m['input']}x{m['input']} input); video {v['path']} "
+             f"Model {m['path']} ({m['backbone']}, {m['backend']}, {m['precision']}, {m['input']}x{m['input']} input); "
+             f"video {v['path']} "
              f"({v['size'][0]}x{v['size'][1]}, {v['frames']} frames, decoded alone at {v['fps']:.1f} FPS); "
              f"inference alone {r['inference']['fps']:.1f} FPS at batch 1; threads {r['threads'] or 'backend default'}. "
              "Overlay drawn, one JSON line per frame, headless; the whole frame, then a fixed --roi. `capture` is decode time in the capture "
