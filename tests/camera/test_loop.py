@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 
 import cv2
@@ -41,6 +42,9 @@ def test_every_frame_is_logged_recorded_and_scored(runner, clip, tmp_path):
     video = cv2.VideoCapture(str(tmp_path / "out.mp4"))
     assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 18 and int(video.get(cv2.CAP_PROP_FRAME_WIDTH)) == 64
     assert not list(tmp_path.glob(".out*"))  # no temporary file left behind
+    mask = os.umask(0)
+    os.umask(mask)
+    assert all((tmp_path / n).stat().st_mode & 0o777 == 0o666 & ~mask for n in ("out.jsonl", "out.mp4"))
 
     for stage in ("wait", "capture", "preprocess", "infer", "postprocess", "output", "latency"):
         s = result.stages[stage]
