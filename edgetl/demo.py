@@ -24,32 +24,38 @@ MARKER = "demo.json"
 
 
 @dataclass(frozen=True)
+class DemoSize:
+    per_class: int
+    epochs: int
+    video_seconds: float
+    bench_seconds: float
+    max_drop: float = 0.5  # INT8 accuracy budget, points of top-1
+
+
+# "default" fits in about ten minutes on two CPU cores and "fast" in about two; "tiny" only checks that
+# every stage runs (the test suite uses it): its model is too small for its accuracy to mean anything.
+SIZES = {
+    "default": DemoSize(per_class=150, epochs=6, video_seconds=20.0, bench_seconds=6.0),
+    "fast": DemoSize(per_class=40, epochs=3, video_seconds=8.0, bench_seconds=2.0),
+    "tiny": DemoSize(per_class=20, epochs=1, video_seconds=6.0, bench_seconds=0.5, max_drop=100.0),
+}
+
+
+@dataclass(frozen=True)
 class DemoConfig:
     out: Path = Path("edgetl-demo")
-    fast: bool = False
+    size: str = "default"
     seed: int = 0
     backbone: str = "mobilenet_v2"
+    image_size: int = 64
 
-    # sizes: the default fits in about ten minutes on two CPU cores, --fast in about two
-    @property
-    def per_class(self) -> int:
-        return 40 if self.fast else 150
-
-    @property
-    def epochs(self) -> int:
-        return 3 if self.fast else 6
+    def __post_init__(self) -> None:
+        if self.size not in SIZES:
+            raise EdgetlError(f"demo size {self.size!r}: choose one of {', '.join(SIZES)}")
 
     @property
-    def image_size(self) -> int:
-        return 64
-
-    @property
-    def video_seconds(self) -> float:
-        return 8.0 if self.fast else 20.0
-
-    @property
-    def bench_seconds(self) -> float:
-        return 2.0 if self.fast else 6.0
+    def preset(self) -> DemoSize:
+        return SIZES[self.size]
 
 
 Step = Callable[[str, str], None]  # (step name, what happened)
@@ -100,7 +106,7 @@ def run_demo(cfg: DemoConfig, step: Step | None = None, train_callbacks: Any = N
 def _data(cfg: DemoConfig, out: Path, step: Step, progress: Any) -> dict:
     from edgetl.data.roadsigns import RoadSignConfig, generate_roadsigns
 
-    manifest = generate_roadsigns(out / "data", RoadSignConfig(per_class=cfg.per_class, image_size=(64, 64),
+    manifest = generate_roadsigns(out / "data", RoadSignConfig(per_class=cfg.preset.per_class, image_size=(64, 64),
                                                                seed=cfg.seed), progress=progress)
     counts = {split: s["images"] for split, s in manifest["splits"].items()}
     step("data", f"{len(manifest['classes'])} synthetic road-sign classes, " +
@@ -113,7 +119,7 @@ def _finetune(cfg: DemoConfig, out: Path, step: Step, progress: Any) -> dict:
     from edgetl.train.finetune import FinetuneConfig, finetune
 
     fc = FinetuneConfig(data=str(out / "data"), out=str(out / "run"), backbone=cfg.backbone, freeze="auto",
-                        epochs=cfg.epochs, image_size=cfg.image_size, batch_size=64, lr=2e-3, seed=cfg.seed,
+                        epochs=cfg.preset.epochs, image_size=cfg.image_size, batch_size=64, lr=2e-3, seed=cfg.seed,
                         workers=2)
     result = finetune(fc, progress)
     m = result.metrics
@@ -129,7 +135,8 @@ def _finetune(cfg: DemoConfig, out: Path, step: Step, progress: Any) -> dict:
 def _export(cfg: DemoConfig, out: Path, step: Step) -> dict:
     from edgetl.export.pipeline import ExportConfig, export_run
 
-    result = export_run(ExportConfig(run=out / "run", int8=True, target="cpu", eval_split="test"))
+    result = export_run(ExportConfig(run=out / "run", int8=True, target="cpu", eval_split="test",
+                                      max_drop=cfg.preset.max_drop))
     r = result.report
     fp32, int8 = r["fp32"], r.get("int8", {})
     for notice in result.notices:
@@ -148,7 +155,7 @@ def _bench(cfg: DemoConfig, out: Path, step: Step) -> dict:
 
     models = [out / "run" / "model.pt", out / "run" / "model.onnx", out / "run" / "model.int8.onnx"]
     models = [m for m in models if m.is_file()]
-    report = bench_models(models, BenchConfig(batches=(1,), seconds=cfg.bench_seconds, warmup=5, end_to_end=True))
+    report = bench_models(models, BenchConfig(batches=(1,), seconds=cfg.preset.bench_seconds, warmup=5, end_to_end=True))
     data = report.to_dict()
     write_json(out / "bench.json", data)
     rows = data["results"]
@@ -164,7 +171,7 @@ def _camera(cfg: DemoConfig, out: Path, model: str, step: Step) -> dict:
     from edgetl.runtime import open_runner
 
     video = out / "drive.mp4"
-    generate_video(video, VideoConfig(seconds=cfg.video_seconds, seed=cfg.seed))
+    generate_video(video, VideoConfig(seconds=cfg.preset.video_seconds, seed=cfg.seed))
     truth = load_ground_truth(gt_path_for(video))
     loop_cfg = LoopConfig(roi_from_truth=True, record=out / "drive.annotated.mp4", json=out / "drive.frames.jsonl")
     with open_runner(model) as runner:

@@ -36,8 +36,9 @@ def _table(s: dict) -> list[str]:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("edgetl-demo"), show_default=True,
               help="Folder for everything the demo writes (a previous demo there is replaced).")
 @click.option("--fast", is_flag=True, help="Smaller data, fewer epochs, a shorter video: about two minutes.")
+@click.option("--tiny", is_flag=True, hidden=True, help="Smallest sizes: checks that every stage runs (tests).")
 @click.option("--seed", type=int, default=0, show_default=True)
-def demo(out: Path, fast: bool, seed: int) -> None:
+def demo(out: Path, fast: bool, tiny: bool, seed: int) -> None:
     """Generate synthetic road signs, fine-tune MobileNetV2, export FP32 and INT8, benchmark, run the
     camera loop on a drive-by video, and print one table. Runs offline."""
     from edgetl.demo import DemoConfig, run_demo
@@ -45,9 +46,9 @@ def demo(out: Path, fast: bool, seed: int) -> None:
     def step(name: str, msg: str) -> None:
         click.echo(f"[{name}] {msg}")
 
-    cfg = DemoConfig(out=out, fast=fast, seed=seed)
-    click.echo(f"edgetl demo{' --fast' if fast else ''}: {cfg.per_class} images per class, {cfg.epochs} epochs, "
-               f"{cfg.video_seconds:.0f} s video -> {out}/")
+    cfg = DemoConfig(out=out, size="tiny" if tiny else "fast" if fast else "default", seed=seed)
+    click.echo(f"edgetl demo ({cfg.size}): {cfg.preset.per_class} images per class, {cfg.preset.epochs} epochs, "
+               f"{cfg.preset.video_seconds:.0f} s video -> {out}/")
     from edgetl.cli.finetune import _Bars
 
     summary = run_demo(cfg, step, train_callbacks=_Bars(True))

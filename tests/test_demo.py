@@ -1,0 +1,34 @@
+"""edgetl demo end to end at its smallest size: every stage runs and the table reports real results."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from edgetl.cli.main import cli
+
+
+def test_demo_tiny_runs_every_stage_and_reports(tmp_path):
+    out = tmp_path / "demo"
+    res = CliRunner().invoke(cli, ["demo", "--tiny", "--out", str(out)])
+    assert res.exit_code == 0, res.output[-3000:]
+    s = json.loads((out / "demo.json").read_text())
+    assert s["complete"] and s["synthetic_data"]
+    for stage in ("data", "finetune", "export", "bench", "camera"):
+        assert stage in s["timings_s"], stage
+    for name in ("model.pt", "model.onnx", "model.int8.onnx", "annotated video", "frames", "bench.json"):
+        assert name in s["artifacts"], name
+    ex = s["export"]
+    assert ex["fp32"]["parity_max_abs"] <= 1e-4
+    assert 0 <= ex["int8"]["top1"] <= 1 and ex["int8"]["latency_ms"] > 0
+    cam = s["camera"]
+    assert cam["frames"] > 0 and cam["fps"] > 0 and cam["score"]["sign_frames"] > 0
+    assert "test top-1 INT8" in res.output and "recognition rate" in res.output
+    # a second run replaces its own earlier demo, but never a folder it did not make
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep")
+    res = CliRunner().invoke(cli, ["demo", "--tiny", "--out", str(other)])
+    assert res.exit_code == 1 and "not an edgetl demo folder" in res.output
+    assert (other / "notes.txt").read_text() == "keep"
