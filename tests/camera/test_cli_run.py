@@ -70,3 +70,12 @@ def test_ctrl_c_stops_cleanly_with_complete_json_and_video(tiny_model, make_clip
         frames += 1
     assert frames == len(lines)
     assert not list(tmp_path.glob(".out*"))
+
+
+def test_rebuild_stale_is_refused_for_a_model_that_is_no_engine(tiny_model, tmp_path):
+    from click.testing import CliRunner
+
+    from edgetl.cli.main import cli
+
+    res = CliRunner().invoke(cli, ["run", str(tiny_model), str(tmp_path), "--rebuild-stale", "--headless"])
+    assert res.exit_code == 1 and "does not take option(s) rebuild_stale" in res.output
