@@ -35,7 +35,7 @@ def data() -> None:
 
 @data.command("roadsigns")
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--per-class", type=int, default=150, show_default=True,
+@click.option("--per-class", type=int, default=250, show_default=True,
               help="Images per class, in tracks of --views-per-track views of one sign.")
 @click.option("--image-size", default="64", show_default=True, callback=_size_range, metavar="N|MIN-MAX",
               help="Output side in pixels, or a range drawn per image (ignored by --format gtsrb, which keeps "
@@ -43,7 +43,7 @@ def data() -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same bytes.")
 @click.option("--classes", callback=_class_list, default=None, metavar="A,B,...",
               help="Only these classes (names as in labels.txt) [default: all 26].")
-@click.option("--views-per-track", type=click.IntRange(1, 30), default=5, show_default=True,
+@click.option("--views-per-track", type=click.IntRange(1, 30), default=3, show_default=True,
               help="Views of one physical sign; a track never spans two splits.")
 @click.option("--format", "fmt", type=click.Choice(["imagefolder", "gtsrb"]), default="imagefolder",
               show_default=True, help="imagefolder: OUT/{train,val,test,calib}/<class>/*.png; "

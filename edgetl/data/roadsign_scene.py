@@ -116,7 +116,7 @@ class Camera:
         if mood < 0.15:  # night: dark scene, sign lit by headlights
             gain, gamma, scene = rng.uniform(0.6, 1.0), rng.uniform(1.0, 1.4), rng.uniform(0.12, 0.4)
         elif mood < 0.27:  # over-exposed
-            gain, gamma, scene = rng.uniform(1.4, 2.2), rng.uniform(0.6, 1.0), 1.0
+            gain, gamma, scene = rng.uniform(1.3, 1.9), rng.uniform(0.7, 1.0), 1.0
         else:
             gain, gamma, scene = rng.uniform(0.6, 1.3), rng.uniform(0.8, 1.25), 1.0
         cast = tuple(float(v) for v in rng.uniform(0.8, 1.2, 3)) if rng.random() < 0.4 else (1.0, 1.0, 1.0)
