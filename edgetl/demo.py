@@ -35,7 +35,7 @@ class DemoSize:
 # "default" fits in about ten minutes on two CPU cores and "fast" in about two; "tiny" only checks that
 # every stage runs (the test suite uses it): its model is too small for its accuracy to mean anything.
 SIZES = {
-    "default": DemoSize(per_class=150, epochs=6, video_seconds=20.0, bench_seconds=6.0),
+    "default": DemoSize(per_class=250, epochs=8, video_seconds=20.0, bench_seconds=6.0),
     "fast": DemoSize(per_class=40, epochs=3, video_seconds=8.0, bench_seconds=2.0),
     "tiny": DemoSize(per_class=20, epochs=1, video_seconds=6.0, bench_seconds=0.5, max_drop=100.0),
 }
@@ -119,7 +119,7 @@ def _finetune(cfg: DemoConfig, out: Path, step: Step, progress: Any) -> dict:
     from edgetl.train.finetune import FinetuneConfig, finetune
 
     fc = FinetuneConfig(data=str(out / "data"), out=str(out / "run"), backbone=cfg.backbone, freeze="auto",
-                        epochs=cfg.preset.epochs, image_size=cfg.image_size, batch_size=64, lr=2e-3, seed=cfg.seed,
+                        epochs=cfg.preset.epochs, image_size=cfg.image_size, batch_size=64, seed=cfg.seed,
                         workers=2)
     result = finetune(fc, progress)
     m = result.metrics

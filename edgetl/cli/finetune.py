@@ -68,8 +68,8 @@ class _Bars:
 @click.option("--epochs", type=click.IntRange(1), default=10, show_default=True)
 @click.option("--batch-size", type=click.IntRange(2), default=64, show_default=True)
 @click.option("--image-size", type=click.IntRange(16), default=None, help="Input size. Default: the backbone's (224).")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True, help="Head learning rate.")
-@click.option("--backbone-lr-scale", type=click.FloatRange(0, 1), default=0.1, show_default=True,
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=2e-3, show_default=True, help="Head learning rate.")
+@click.option("--backbone-lr-scale", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="Unfrozen backbone stages learn at lr times this.")
 @click.option("--unfreeze-at", type=click.IntRange(1), default=None, help="From this epoch on, every stage trains.")
 @click.option("--label-smoothing", type=click.FloatRange(0, 0.5), default=0.1, show_default=True)

@@ -44,8 +44,8 @@ class FinetuneConfig:
     epochs: int = 10
     batch_size: int = 64
     image_size: int | None = None  # None: the backbone's own input size
-    lr: float = 1e-3  # head learning rate
-    backbone_lr_scale: float = 0.1  # unfrozen backbone stages learn at lr * this
+    lr: float = 2e-3  # head learning rate
+    backbone_lr_scale: float = 0.5  # unfrozen backbone stages learn at lr * this
     weight_decay: float = 1e-4
     warmup_epochs: float = 0.5
     unfreeze_at: int | None = None  # epoch (1-based) from which every stage trains

@@ -27,7 +27,7 @@ def test_cli_prints_parameters_result_and_next_command(tiny_data, tmp_path):
     run = tmp_path / "run"
     res = CliRunner().invoke(cli, ["finetune", str(tiny_data), "-o", str(run), "--epochs", "1", *FAST])
     assert res.exit_code == 0, res.output
-    assert "trainable" in res.output and "frozen: 3 of 6 stages" in res.output
+    assert "trainable" in res.output and "frozen: 2 of 6 stages" in res.output
     assert f"edgetl export {run}" in res.output
     again = CliRunner().invoke(cli, ["finetune", str(tiny_data), "-o", str(run), "--epochs", "1", *FAST])
     assert again.exit_code == 1 and "already holds a trained model" in again.output
