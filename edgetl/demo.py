@@ -145,7 +145,7 @@ def _export(cfg: DemoConfig, out: Path, step: Step) -> dict:
     deploy = out / "run" / ("model.int8.onnx" if int8.get("recommended") else "model.onnx")
     step("export", f"FP32 ONNX verified (max |diff| {fp32.get('parity_max_abs', float('nan')):.1e}); INT8 "
                    f"{int8.get('method')} calibration: test top-1 {int8.get('top1', 0):.2%} "
-                   f"({int8.get('drop_points', 0):+.2f} points), {int8.get('speedup', 0):.2f}x FP32 speed")
+                   f"({-int8.get('drop_points', 0):+.2f} points vs FP32), {int8.get('speedup') or 0:.2f}x FP32 speed")
     return {"fp32": fp32, "int8": int8, "calibration": r.get("calibration"), "deploy_model": str(deploy),
             "notices": result.notices}
 
