@@ -21,7 +21,9 @@ from edgetl.fileio import write_json, write_text
 from edgetl.train.finetune import Callbacks, FinetuneConfig, finetune
 
 VARIANTS = (("full fine-tuning", {"freeze": "0"}),
-            ("frozen early stages (auto)", {"freeze": "auto"}),
+            ("full fine-tuning, channels_last off", {"freeze": "0", "channels_last": "off"}),
+            ("frozen early stages (auto: 2)", {"freeze": "auto"}),
+            ("frozen 4 stages", {"freeze": "4"}),
             ("cached features (all frozen)", {"freeze": "all", "cache_features": True}))
 
 
@@ -70,7 +72,7 @@ def plot(rows: list[dict], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 3.5))
     names = [r["variant"] for r in rows]
     vals = [r["images_per_s"] for r in rows]
-    ax.barh(names, vals, color=["#888", "#4a8", "#48c"])
+    ax.barh(names, vals, color=["#888", "#aaa", "#4a8", "#6b9", "#48c"][: len(vals)])
     for i, v in enumerate(vals):
         ax.text(v, i, f" {v:.0f} img/s ({v / vals[0]:.1f}x)", va="center", fontsize=8)
     ax.set_xlabel("training images/s per epoch")
