@@ -172,6 +172,26 @@ class FrozenStages:
         self.k = 0
 
 
+FINETUNE_BN_MOMENTUM = 0.1
+
+
+def speed_up_batchnorm(model: nn.Module, frozen: FrozenStages, momentum: float = FINETUNE_BN_MOMENTUM) -> int:
+    """Raise the running-statistics momentum of trainable BatchNorm layers to ``momentum``.
+
+    torchvision's MobileNetV3 uses 0.01, tuned for long ImageNet runs: over the few hundred steps of a
+    fine-tune its running statistics barely move, and eval-mode accuracy stays near chance while the
+    training loss falls. Frozen layers keep their statistics. Returns how many layers changed.
+    """
+    fixed = {id(m) for top in frozen.modules for m in top.modules()}
+    changed = 0
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and id(m) not in fixed and m.momentum is not None \
+                and m.momentum < momentum:
+            m.momentum = momentum
+            changed += 1
+    return changed
+
+
 def parameter_table(model: nn.Module, spec: BackboneSpec) -> list[dict]:
     """Trainable and total parameters per stage, then the rest (head), for the user to see."""
     rows, seen = [], set()

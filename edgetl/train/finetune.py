@@ -197,6 +197,8 @@ class _Trainer:
             self.model.load_state_dict(state["model"])
             self.weights_info = weights.ResolvedWeights(**state["weights"])
         self.frozen = backbones.FrozenStages(self.model, spec, self.k)
+        if backbones.speed_up_batchnorm(self.model, self.frozen):
+            log.info("BatchNorm momentum of trainable layers raised to %s for fine-tuning", backbones.FINETUNE_BN_MOMENTUM)
         self.model.to(self.device)
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)

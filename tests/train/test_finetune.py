@@ -145,3 +145,4 @@ def test_single_tree_is_split_stratified(tmp_path):
     m = json.loads((run / "metrics.json").read_text())
     assert m["evaluated_on"] == "val"
     assert m["per_class"]["a"]["support"] == 5 and m["per_class"]["b"]["support"] == 5
+

@@ -67,3 +67,14 @@ def test_every_backbone_gets_a_head_and_freezes_by_stage(name):
     frozen.train(model)
     assert all(not m.training for m in frozen.modules) and model.get_submodule(spec.head).training
     assert model(torch.zeros(2, 3, 64, 64)).shape == (2, 7)
+
+
+def test_trainable_batchnorm_gets_a_fine_tuning_momentum_and_frozen_keeps_its_own():
+    spec = backbones.get_spec("mobilenet_v3_small")
+    model = backbones.build_model(spec, 3)
+    frozen = backbones.FrozenStages(model, spec, 2)
+    assert backbones.speed_up_batchnorm(model, frozen) > 0
+    frozen_bns = [m for top in frozen.modules for m in top.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    later = [m for m in model.features[5].modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert frozen_bns and all(m.momentum == 0.01 for m in frozen_bns)
+    assert later and all(m.momentum == 0.1 for m in later)
