@@ -126,7 +126,7 @@ def _finetune(cfg: DemoConfig, out: Path, step: Step, progress: Any) -> dict:
     frozen = result.parameters
     trainable = sum(r["trainable"] for r in frozen)
     total = sum(r["total"] for r in frozen)
-    step("finetune", f"{cfg.backbone} from ImageNet weights, {trainable / total:.0%} of parameters trainable, "
+    step("finetune", f"{cfg.backbone} from ImageNet weights, {trainable / total:.1%} of parameters trainable, "
                      f"{len(m['epochs'])} epochs: val top-1 {m['best_val_top1']:.2%}, test top-1 {m.get('test_top1', 0):.2%}")
     return {"run": str(out / "run"), "val_top1": m["best_val_top1"], "test_top1": m.get("test_top1"),
             "epochs": len(m["epochs"]), "images_per_s": [e.get("images_per_s") for e in m["epochs"]]}
@@ -145,7 +145,7 @@ def _export(cfg: DemoConfig, out: Path, step: Step) -> dict:
     deploy = out / "run" / ("model.int8.onnx" if int8.get("recommended") else "model.onnx")
     step("export", f"FP32 ONNX verified (max |diff| {fp32.get('parity_max_abs', float('nan')):.1e}); INT8 "
                    f"{int8.get('method')} calibration: test top-1 {int8.get('top1', 0):.2%} "
-                   f"({-int8.get('drop_points', 0):+.2f} points vs FP32), {int8.get('speedup') or 0:.2f}x FP32 speed")
+                   f"({0.0 - int8.get('drop_points', 0) + 0.0:+.2f} points vs FP32), {int8.get('speedup') or 0:.2f}x FP32 speed")
     return {"fp32": fp32, "int8": int8, "calibration": r.get("calibration"), "deploy_model": str(deploy),
             "notices": result.notices}
 

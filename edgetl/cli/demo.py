@@ -14,7 +14,7 @@ def _table(s: dict) -> list[str]:
     rows = [
         ("data", f"{s['data']['classes']} classes, synthetic (generated, not photographs)"),
         ("test top-1 FP32", f"{fp32.get('top1', ft['test_top1']):.2%}  (torch model.pt: {ft['test_top1']:.2%})"),
-        ("test top-1 INT8", f"{int8.get('top1', 0):.2%}  ({-int8.get('drop_points', 0):+.2f} points vs FP32, "
+        ("test top-1 INT8", f"{int8.get('top1', 0):.2%}  ({0.0 - int8.get('drop_points', 0) + 0.0:+.2f} points vs FP32, "
                             f"{int8.get('agreement', 0):.2%} of answers agree)"),
         ("latency FP32 / INT8", f"{fp32.get('latency_ms') or 0:.2f} ms / {int8.get('latency_ms') or 0:.2f} ms at batch 1 "
                                 f"(onnxruntime CPU, {int8.get('speedup') or 0:.2f}x)"),
