@@ -15,19 +15,26 @@ from pathlib import Path
 from typing import Any, Iterator
 
 
-@contextlib.contextmanager
-def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it over ``target`` if the block succeeds."""
+def temp_beside(target: str | os.PathLike, suffix: str = ".tmp") -> Path:
+    """Create an empty temporary file in ``target``'s folder, with the mode a plain ``open()`` gives.
+
+    mkstemp creates 0600; the umask-applied mode keeps an artifact readable when it is copied to the
+    device as another user. ``suffix`` matters to writers that pick a format from the name (OpenCV).
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
     os.close(fd)
-    tmp_path = Path(tmp)
+    os.chmod(tmp, 0o666 & ~_umask())
+    return Path(tmp)
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it over ``target`` if the block succeeds."""
+    tmp_path = temp_beside(target, suffix)
     try:
         yield tmp_path
-        # mkstemp creates 0600; give the artifact the mode a plain open() would (umask applied), so a
-        # model copied to the device by another user stays readable.
-        os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():

@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +18,11 @@ import cv2
 import numpy as np
 
 from edgetl.errors import EdgetlError
+from edgetl.fileio import temp_beside
 
 log = logging.getLogger(__name__)
 
 FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".mkv": "mp4v", ".avi": "MJPG"}
-
-
-def _temp_beside(target: Path, suffix: str) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
-    os.close(fd)
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600; a recording is shared like any file open() writes
-    return Path(tmp)
 
 
 class JsonlWriter:
@@ -40,7 +30,7 @@ class JsonlWriter:
 
     def __init__(self, target: str | os.PathLike):
         self.target = Path(target)
-        self.tmp = _temp_beside(self.target, ".tmp")
+        self.tmp = temp_beside(self.target, ".tmp")
         self._f = open(self.tmp, "w", encoding="utf-8")
         self.lines = 0
 
@@ -71,7 +61,7 @@ class VideoRecorder:
         self.frames = 0
 
     def _open(self, size: tuple[int, int]) -> None:
-        self.tmp = _temp_beside(self.target, ".part" + self.target.suffix)
+        self.tmp = temp_beside(self.target, ".part" + self.target.suffix)
         self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*self.fourcc), self.fps, size)
         if not self.writer.isOpened():
             self.tmp.unlink(missing_ok=True)

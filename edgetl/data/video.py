@@ -20,7 +20,7 @@ import numpy as np
 from edgetl.data.roadsign_draw import SIGN_CLASSES, render_sign
 from edgetl.data.roadsign_scene import backgrounds, draw_post, paste_sign, sign_quad
 from edgetl.errors import DataError
-from edgetl.fileio import read_json, write_json
+from edgetl.fileio import atomic_path, read_json, write_json
 
 log = logging.getLogger(__name__)
 
@@ -175,24 +175,19 @@ def generate_video(out: str | os.PathLike, cfg: VideoConfig, overwrite: bool = F
             raise DataError(f"{p} exists: choose another name or pass --overwrite")
     if cfg.seconds <= 0 or cfg.fps <= 0:
         raise DataError("video length and frame rate must be positive")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.partial-{os.getpid()}.mp4")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), cfg.fps, (cfg.width, cfg.height))
-    if not writer.isOpened():
-        raise DataError(f"OpenCV cannot write an mp4v video to {tmp.parent}: check the folder and OpenCV build")
     frames = []
-    try:
-        for img, truth in render_frames(cfg):
-            writer.write(img)
-            frames.append(truth)
-            if progress:
-                progress(1)
-        writer.release()
-        os.replace(tmp, out)
-    finally:
-        writer.release()
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_path(out, suffix=".mp4") as tmp:  # OpenCV picks the container from the name
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), cfg.fps, (cfg.width, cfg.height))
+        if not writer.isOpened():
+            raise DataError(f"OpenCV cannot write an mp4v video to {tmp.parent}: check the folder and OpenCV build")
+        try:
+            for img, truth in render_frames(cfg):
+                writer.write(img)
+                frames.append(truth)
+                if progress:
+                    progress(1)
+        finally:
+            writer.release()
     truth = {
         "video": out.name, "fps": cfg.fps, "width": cfg.width, "height": cfg.height, "num_frames": len(frames),
         "classes": list(cfg.class_names()), "seed": cfg.seed, "generator_version": VIDEO_GENERATOR_VERSION,
