@@ -69,8 +69,18 @@ def _prepare_out(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
+STARTING = {
+    "data": "generating synthetic road signs",
+    "finetune": "fine-tuning from ImageNet weights",
+    "export": "exporting ONNX, checking it against torch, calibrating INT8, gating accuracy and speed",
+    "bench": "timing model.pt, model.onnx and model.int8.onnx from a decoded 1280x720 frame",
+    "camera": "rendering the drive-by video, then running the camera loop on it",
+}
+
+
 def run_demo(cfg: DemoConfig, step: Step | None = None, train_callbacks: Any = None,
-             data_progress: Callable[[int], None] | None = None) -> dict:
+             data_progress: Callable[[int], None] | None = None,
+             video_progress: Callable[[int], None] | None = None) -> dict:
     """Run every stage into ``cfg.out``; return the summary (also written to ``demo.json``)."""
     step = step or (lambda name, msg: log.info("%s: %s", name, msg))
     out = Path(cfg.out)
@@ -81,6 +91,7 @@ def run_demo(cfg: DemoConfig, step: Step | None = None, train_callbacks: Any = N
     t_all = time.perf_counter()
 
     def timed(name: str, fn: Callable[[], Any]) -> Any:
+        step(name, STARTING[name] + " ...")
         t = time.perf_counter()
         result = fn()
         summary["timings_s"][name] = round(time.perf_counter() - t, 1)
@@ -95,7 +106,7 @@ def run_demo(cfg: DemoConfig, step: Step | None = None, train_callbacks: Any = N
     summary["export"] = export
     summary["deploy_model"] = export["deploy_model"]
     summary["bench"] = timed("bench", lambda: _bench(cfg, out, step))
-    summary["camera"] = timed("camera", lambda: _camera(cfg, out, export["deploy_model"], step))
+    summary["camera"] = timed("camera", lambda: _camera(cfg, out, export["deploy_model"], step, video_progress))
     summary["timings_s"]["total"] = round(time.perf_counter() - t_all, 1)
     summary["complete"] = True
     summary["artifacts"] = _artifacts(out)
@@ -163,7 +174,7 @@ def _bench(cfg: DemoConfig, out: Path, step: Step) -> dict:
     return {"path": str(out / "bench.json"), "results": rows}
 
 
-def _camera(cfg: DemoConfig, out: Path, model: str, step: Step) -> dict:
+def _camera(cfg: DemoConfig, out: Path, model: str, step: Step, progress: Callable[[int], None] | None) -> dict:
     from edgetl.camera.loop import LoopConfig, run_loop
     from edgetl.camera.score import load_ground_truth
     from edgetl.camera.sources import Capture, parse_source
@@ -171,7 +182,7 @@ def _camera(cfg: DemoConfig, out: Path, model: str, step: Step) -> dict:
     from edgetl.runtime import open_runner
 
     video = out / "drive.mp4"
-    generate_video(video, VideoConfig(seconds=cfg.preset.video_seconds, seed=cfg.seed))
+    generate_video(video, VideoConfig(seconds=cfg.preset.video_seconds, seed=cfg.seed), progress=progress)
     truth = load_ground_truth(gt_path_for(video))
     loop_cfg = LoopConfig(roi_from_truth=True, record=out / "drive.annotated.mp4", json=out / "drive.frames.jsonl")
     with open_runner(model) as runner:

@@ -41,17 +41,37 @@ def _table(s: dict) -> list[str]:
 def demo(out: Path, fast: bool, tiny: bool, seed: int) -> None:
     """Generate synthetic road signs, fine-tune MobileNetV2, export FP32 and INT8, benchmark, run the
     camera loop on a drive-by video, and print one table. Runs offline."""
+    from tqdm.auto import tqdm
+
+    from edgetl.cli.finetune import _Bars
+    from edgetl.data.roadsign_draw import SIGN_CLASSES
     from edgetl.demo import DemoConfig, run_demo
 
+    bars: list = []
+
+    def bar(**kw):
+        """A progress bar that appears on its first update (stages run one after another)."""
+        def update(n: int) -> None:
+            if not bars:
+                bars.append(tqdm(leave=False, **kw))
+            bars[0].update(n)
+        return update
+
     def step(name: str, msg: str) -> None:
+        while bars:
+            bars.pop().close()
         click.echo(f"[{name}] {msg}")
 
     cfg = DemoConfig(out=out, size="tiny" if tiny else "fast" if fast else "default", seed=seed)
     click.echo(f"edgetl demo ({cfg.size}): {cfg.preset.per_class} images per class, {cfg.preset.epochs} epochs, "
                f"{cfg.preset.video_seconds:.0f} s video -> {out}/")
-    from edgetl.cli.finetune import _Bars
-
-    summary = run_demo(cfg, step, train_callbacks=_Bars(True))
+    try:
+        summary = run_demo(cfg, step, train_callbacks=_Bars(True),
+                           data_progress=bar(total=cfg.preset.per_class * len(SIGN_CLASSES), desc="road signs", unit="img"),
+                           video_progress=bar(total=int(cfg.preset.video_seconds * 30), desc="drive-by video", unit="frame"))
+    finally:
+        while bars:
+            bars.pop().close()
     click.echo("")
     click.echo("edgetl demo: results")
     for line in _table(summary):
