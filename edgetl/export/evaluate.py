@@ -6,10 +6,10 @@ the gates judge are the tensors the deployed model will see.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import statistics
-import time
 from dataclasses import dataclass
 from typing import Iterator, Mapping, Sequence
 
@@ -105,21 +105,16 @@ def check_parity(torch_logits: np.ndarray, onnx_logits: np.ndarray, tol: float =
 def measure_latency(paths: Mapping[str, str | os.PathLike], batch: np.ndarray, threads: int = 1,
                     iters: int = 50, rounds: int = 5, warmup: int = 10) -> dict[str, float]:
     """Median batch latency in ms per model, measured in interleaved rounds so load changes hit all alike."""
+    from edgetl.bench.timing import time_call, warm_up
     from edgetl.runtime.onnxruntime_runner import OnnxRuntimeRunner
 
-    runners = {name: OnnxRuntimeRunner(p, threads=threads).__enter__() for name, p in paths.items()}
-    times: dict[str, list[float]] = {name: [] for name in runners}
-    try:
-        for r in runners.values():
-            for _ in range(warmup):
-                r.infer(batch)
+    with contextlib.ExitStack() as stack:
+        runners = {name: stack.enter_context(OnnxRuntimeRunner(p, threads=threads)) for name, p in paths.items()}
+        calls = {name: (lambda r=r: r.infer(batch)) for name, r in runners.items()}
+        for call in calls.values():
+            warm_up(call, warmup)
+        times: dict[str, list[int]] = {name: [] for name in calls}
         for _ in range(rounds):
-            for name, r in runners.items():
-                for _ in range(iters):
-                    t = time.perf_counter()
-                    r.infer(batch)
-                    times[name].append((time.perf_counter() - t) * 1e3)
-    finally:
-        for r in runners.values():
-            r.__exit__(None, None, None)
-    return {name: statistics.median(t) for name, t in times.items()}
+            for name, call in calls.items():
+                times[name] += [time_call(call) for _ in range(iters)]
+    return {name: statistics.median(t) / 1e6 for name, t in times.items()}
