@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from edgetl.errors import EdgetlError
+from edgetl.registry import Registry
 from edgetl.spec import IMAGENET_MEAN, IMAGENET_STD, Preprocess
 
 log = logging.getLogger(__name__)
@@ -58,12 +59,12 @@ def _seq(prefix: str, *groups: tuple[int, ...]) -> tuple[tuple[str, ...], ...]:
     return tuple(tuple(f"{prefix}.{i}" for i in g) for g in groups)
 
 
-_REGISTRY: dict[str, BackboneSpec] = {}
+BACKBONES: Registry[BackboneSpec] = Registry("backbone")
 
 
 def register(spec: BackboneSpec) -> BackboneSpec:
-    _REGISTRY[spec.name] = spec
-    return spec
+    """Add a backbone; a second one under a taken name is refused."""
+    return BACKBONES.register(spec.name, spec)
 
 
 register(BackboneSpec(
@@ -94,14 +95,13 @@ register(BackboneSpec(
 
 
 def names() -> list[str]:
-    return sorted(_REGISTRY)
+    return sorted(BACKBONES)
 
 
 def get_spec(name: str) -> BackboneSpec:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise EdgetlError(f"unknown backbone {name!r}; choose one of: {', '.join(names())}") from None
+    if name not in BACKBONES:
+        raise EdgetlError(f"unknown backbone {name!r}; choose one of: {', '.join(names())}")
+    return BACKBONES.get(name)
 
 
 def build_model(spec: BackboneSpec, num_classes: int | None = None) -> nn.Module:
