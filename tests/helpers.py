@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` for a child the test will Ctrl-C: the default SIGINT handler, even when the suite
+    runs where SIGINT is ignored (a background job), which a child would otherwise inherit."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 
 def draw_class_image(cls: int, rng: np.random.Generator, size: int = 32) -> np.ndarray:
     """A BGR image whose class is easy to learn: a coloured shape per class, on noise."""

@@ -229,7 +229,7 @@ def _int8(cfg: ExportConfig, preset: TargetPreset, run: Path, stage: Path, fp32:
         trial = _sensitivity_search(prepared, out, reader, trial, attempt, fp32_top1, cfg, preset, method)
     _finish_int8_model(out, info, preset, method, calib, trial.excluded)
     result.report["int8"] = {
-        "file": INT8_NAME, "top1": trial.top1, "drop_points": round(trial.drop(fp32_top1), 4),
+        "file": INT8_NAME, "top1": trial.top1, "drop_points": trial.drop(fp32_top1),
         "agreement": trial.agreement, "per_class_recall": trial.accuracy.per_class_recall,
         "method": method, "target": preset.name, "preset": preset.to_dict(), "float_nodes": list(trial.excluded),
         "max_drop": cfg.max_drop, "evaluated_with": EVAL_WITH[preset.reference_numerics],

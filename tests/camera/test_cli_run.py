@@ -13,6 +13,7 @@ import cv2
 from click.testing import CliRunner
 
 from edgetl.cli.main import cli
+from helpers import default_sigint
 
 
 def invoke(*args: str):
@@ -45,7 +46,7 @@ def test_ctrl_c_stops_cleanly_with_complete_json_and_video(tiny_model, make_clip
     out_json, out_mp4 = tmp_path / "out.jsonl", tmp_path / "out.mp4"
     proc = subprocess.Popen([sys.executable, "-m", "edgetl", "run", str(tiny_model), str(video), "--headless",
                              "--no-drop", "--json", str(out_json), "--record", str(out_mp4)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:

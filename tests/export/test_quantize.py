@@ -92,6 +92,8 @@ def test_unreachable_budget_fails_with_numbers_and_keeps_previous_files(run_dir)
     export_run(ExportConfig(run=run_dir, int8=True, target="tensorrt", latency_iters=5))
     before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
     _sabotage_first_layer(run_dir)
-    with pytest.raises(ExportError, match=r"loses [\d.]+ points of top-1 \(FP32 [\d.]+, INT8"):
-        export_run(ExportConfig(run=run_dir, int8=True, target="tensorrt", max_drop=-1.0, latency_iters=5))
+    # INT8 would have to be 100 points more accurate than an FP32 model that gets any image right:
+    # no model and no CPU's kernels can meet that, so the search must end in the error.
+    with pytest.raises(ExportError, match=r"loses -?[\d.]+ points of top-1 \(FP32 [\d.]+, INT8"):
+        export_run(ExportConfig(run=run_dir, int8=True, target="tensorrt", max_drop=-100.0, latency_iters=5))
     assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()} == before

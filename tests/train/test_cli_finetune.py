@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from edgetl import checkpoint
 from edgetl.cli.main import cli
+from helpers import default_sigint
 
 FAST = ["--backbone", "mobilenet_v3_small", "--weights", "none", "--image-size", "32", "--batch-size", "12",
         "--workers", "0"]
@@ -42,7 +43,8 @@ def test_cli_needs_data_and_out():
 def test_ctrl_c_leaves_last_complete_epoch_and_resume_finishes(tiny_data, tmp_path):
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "edgetl", "finetune", str(tiny_data), "-o", str(run), "--epochs", "40", *FAST]
-    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=default_sigint)
     deadline = time.time() + 180
     while time.time() < deadline and not (run / "checkpoint.pt").exists():
         time.sleep(0.2)
