@@ -89,8 +89,8 @@ def options_per_model(paths: Sequence[str | os.PathLike], options: Mapping[str, 
     for name in given:
         if not any(b.option(name) is not None for b in backends):
             opt, takers = declared_options()[name]
-            got = "; ".join(f"{b.name} ({suffixes_of([b])}) takes {', '.join(o.flag for o in b.options) or 'no options'}"
-                            for b in dict.fromkeys(backends))
+            got = "; ".join(f"{b.name} ({suffixes_of([b])}) takes "
+                            f"{', '.join(o.flag for o in b.options) or 'no options'}" for b in dict.fromkeys(backends))
             raise EdgetlError(f"{opt.spelling} applies to {suffixes_of(takers)} models, and none was given ({got})")
     return [b.select(given) for b in backends]
 
@@ -185,8 +185,8 @@ def bench_models(paths: Sequence[str | os.PathLike], config: BenchConfig,
                 warm_up(case.call, config.warmup)
                 for v in case.stage_ns.values():
                     v.clear()
-            samples = interleaved([c.call for c in cases], config.budget(), (lambda b=batch: on_round(b)) if on_round else None)
-            for case, ns in zip(cases, samples):
+            tick = (lambda b=batch: on_round(b)) if on_round else None
+            for case, ns in zip(cases, interleaved([c.call for c in cases], config.budget(), tick)):
                 case.total_ns = ns
             powers = _power_phase(cases, sampler, batch, max(config.seconds or 0, 2.0)) if sampler else [None] * len(cases)
             results += _results_for(cases, paths, batch, config, powers)

@@ -122,7 +122,8 @@ def suffix_map() -> dict[str, Backend]:
     for entry in BACKENDS.values():
         for suffix in entry.suffixes:
             if suffix in out:
-                raise DuplicateEntryError(f"suffix {suffix} is claimed by backends {out[suffix].name!r} and {entry.name!r}")
+                raise DuplicateEntryError(f"suffix {suffix} is claimed by backends {out[suffix].name!r} and "
+                                          f"{entry.name!r}")
             out[suffix] = entry
     return out
 
