@@ -1,5 +1,9 @@
 """What this machine has for edgetl and what is missing, each with the line that fixes it.
 
+The backend checks (CUDA for torch, onnxruntime's providers, TensorRT) come from the backend registry:
+every registered backend brings its own. The rest (OpenCV's GStreamer, cameras, the Jetson's model,
+L4T, power mode, clocks and tegrastats) are the machine's.
+
 Every fact comes through a ``Probe`` (files, commands, imports), so the checks are tested on any
 machine with a fake one: a Jetson's ``/etc/nv_tegra_release``, ``nvpmodel -q`` output and so on.
 """
@@ -17,10 +21,8 @@ from dataclasses import asdict, dataclass
 from types import ModuleType
 
 from edgetl import __version__
+from edgetl.runtime.backends import BACKENDS
 from edgetl.trt.device import DEVICE_TREE_MODEL, NV_TEGRA_RELEASE, jetpack_for, parse_l4t_release, read_text
-
-JETSON_INDEX = "https://pypi.jetson-ai-lab.io/jp6/cu126"
-GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
 
 
 @dataclass(frozen=True)
@@ -73,8 +75,8 @@ def run_checks(probe: Probe | None = None) -> list[Check]:
         Check("edgetl", "info", f"edgetl {__version__}, Python {sys.version.split()[0]}, {platform.system()} "
                                 f"{probe.machine()}"),
     ]
-    for fn in (check_cuda, check_tensorrt, check_onnxruntime, check_opencv_gstreamer, check_cameras):
-        checks.append(fn(probe, jetson))
+    checks += backend_checks(probe, jetson)
+    checks += [check_opencv_gstreamer(probe, jetson), check_cameras(probe, jetson)]
     if jetson:
         checks += jetson_checks(probe, l4t)
     else:
@@ -82,50 +84,13 @@ def run_checks(probe: Probe | None = None) -> list[Check]:
     return checks
 
 
-def _torch_fix(jetson: bool) -> str:
-    if jetson:
-        return (f"install NVIDIA's Jetson build of torch: pip install --index-url {JETSON_INDEX} torch torchvision "
-                "(or use Dockerfile.jetson)")
-    return ("install an NVIDIA driver and a CUDA build of torch: pip install torch torchvision "
-            "--index-url https://download.pytorch.org/whl/cu126")
-
-
-def check_cuda(probe: Probe, jetson: bool) -> Check:
-    torch = probe.module("torch")
-    if torch is None:
-        return Check("cuda", "missing", "torch is not importable", _torch_fix(jetson))
-    cuda = getattr(torch.version, "cuda", None)
-    if not cuda:
-        return Check("cuda", "missing", f"torch {torch.__version__} is a CPU-only build", _torch_fix(jetson))
-    if not torch.cuda.is_available():
-        return Check("cuda", "missing", f"torch {torch.__version__} (CUDA {cuda}) sees no GPU",
-                     "check the driver with nvidia-smi (on a Jetson: the container needs --runtime nvidia)")
-    major, minor = torch.cuda.get_device_capability(0)
-    return Check("cuda", "ok", f"{torch.cuda.get_device_name(0)} (compute {major}.{minor}), torch {torch.__version__}, "
-                               f"CUDA {cuda}")
-
-
-def check_tensorrt(probe: Probe, jetson: bool) -> Check:
-    trt = probe.module("tensorrt")
-    if trt is not None:
-        return Check("tensorrt", "ok", f"TensorRT {trt.__version__}")
-    fix = ("TensorRT comes with JetPack: sudo apt install python3-libnvinfer (in Docker: use Dockerfile.jetson's "
-           "l4t-jetpack base)" if jetson else "pip install tensorrt (TensorRT 10 wheels, needs an NVIDIA driver)")
-    return Check("tensorrt", "missing", "the tensorrt Python module is not importable: 'edgetl build' and .engine "
-                                        "models need it", fix)
-
-
-def check_onnxruntime(probe: Probe, jetson: bool) -> Check:
-    ort = probe.module("onnxruntime")
-    if ort is None:
-        return Check("onnxruntime", "missing", "onnxruntime is not importable", "pip install onnxruntime")
-    providers = list(ort.get_available_providers())
-    detail = f"onnxruntime {ort.__version__}: {', '.join(p.removesuffix('ExecutionProvider') for p in providers)}"
-    if any(p in providers for p in GPU_PROVIDERS):
-        return Check("onnxruntime", "ok", detail)
-    fix = (f"pip uninstall onnxruntime && pip install --index-url {JETSON_INDEX} onnxruntime-gpu" if jetson
-           else "pip uninstall onnxruntime && pip install onnxruntime-gpu")
-    return Check("onnxruntime", "missing", detail + " (no CUDA or TensorRT provider: .onnx runs on the CPU)", fix)
+def backend_checks(probe: Probe, jetson: bool) -> list[Check]:
+    """One check per registered backend, each from its entry's own availability check."""
+    out = []
+    for entry in BACKENDS.values():
+        found = entry.check(probe, jetson)
+        out.append(Check(entry.check_name or entry.name, found.status, found.detail, found.fix))
+    return out
 
 
 def gstreamer_support(build_info: str) -> str | None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from edgetl import __version__
+from edgetl.trt.device import parse_l4t_release
 
 log = logging.getLogger(__name__)
 
@@ -148,12 +149,6 @@ def parse_nvpmodel(text: str) -> dict[str, Any]:
     return {"name": m.group(1).strip() if m else None, "id": int(num.group(1)) if num else None}
 
 
-def parse_l4t_release(text: str) -> str | None:
-    """``# R35 (release), REVISION: 4.1, ...`` in ``/etc/nv_tegra_release`` -> ``35.4.1``."""
-    m = re.search(r"R(\d+)\s*\(release\),\s*REVISION:\s*([\d.]+)", text)
-    return f"{m.group(1)}.{m.group(2)}" if m else None
-
-
 def _cpu_clocks(root: Path) -> list[dict[str, Any]]:
     out = []
     for d in sorted(glob.glob(str(root / "sys/devices/system/cpu/cpu[0-9]*/cpufreq")),
@@ -198,7 +193,7 @@ def jetson_info(root: str | os.PathLike = "/", run: Callable[..., Any] = subproc
     cpus, gpu = _cpu_clocks(root), _gpu_clock(root)
     return {
         "model": model.strip("\x00\n ") if model else None,
-        "l4t": parse_l4t_release(release or ""),
+        "l4t": parse_l4t_release(release),
         "power_mode": _nvpmodel(run),
         "cpu_clocks_khz": _summarize_cpu_clocks(cpus),
         "gpu_clock": gpu,

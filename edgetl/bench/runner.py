@@ -14,7 +14,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -22,9 +22,10 @@ from edgetl._optional import is_jetson
 from edgetl.bench import environment
 from edgetl.bench.report import BenchReport, BenchResult
 from edgetl.bench.tegrastats import TegrastatsError, TegrastatsSampler, find_tegrastats
-from edgetl.bench.timing import Budget, paired_ratio, summarize, time_call, warm_up
+from edgetl.bench.timing import Budget, interleaved, paired_ratio, summarize, warm_up
 from edgetl.errors import EdgetlError, RuntimeBackendError
 from edgetl.runtime import Runner, backend_for, open_runner
+from edgetl.runtime.backends import declared_options, given_options, suffixes_of
 
 log = logging.getLogger(__name__)
 
@@ -34,20 +35,26 @@ STAGES = ("preprocess", "infer", "postprocess")
 
 @dataclass(frozen=True)
 class BenchConfig:
-    """What to measure. ``power`` is "auto" (on a Jetson with tegrastats), "on" or "off"."""
+    """What to measure. ``power`` is "auto" (on a Jetson with tegrastats), "on" or "off".
+
+    ``options`` are backend options by the names the backend registry declares (``threads``,
+    ``providers``, ``device``, ``rebuild_stale``...); each model gets the ones its backend takes.
+    """
 
     batches: tuple[int, ...] = (1,)
     warmup: int = 10
     iters: int | None = None
     seconds: float | None = None
-    threads: int | None = None
-    providers: tuple[str, ...] | None = None
-    device: str | None = None
+    options: Mapping[str, Any] | None = None
     end_to_end: bool = False
     power: str = "auto"
     power_interval_ms: int = 100
     tegrastats: str = "tegrastats"
     seed: int = 0
+
+    @property
+    def threads(self) -> int | None:
+        return (self.options or {}).get("threads")
 
     def budget(self) -> Budget:
         if self.iters is None and self.seconds is None:
@@ -60,8 +67,7 @@ class BenchConfig:
             raise EdgetlError(f"--batch {','.join(map(str, self.batches))}: batch sizes must be 1 or more")
         if self.warmup < 0:
             raise EdgetlError(f"--warmup {self.warmup}: use 0 or more")
-        if self.threads is not None and self.threads < 1:
-            raise EdgetlError(f"--threads {self.threads}: use 1 or more")
+        given_options(self.options or {})
         if self.power not in ("auto", "on", "off"):
             raise EdgetlError(f"power {self.power!r}: use auto, on or off")
 
@@ -73,25 +79,20 @@ class _Case:
     runner: Runner
     call: Callable[[], None]
     stage_ns: dict[str, list[int]] = field(default_factory=dict)
-    total_ns: list[int] = field(default_factory=list)
+    total_ns: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
-def runner_options(path: str | os.PathLike, config: BenchConfig) -> dict:
-    """The options a backend takes: providers only for onnxruntime, threads for CPU backends."""
-    backend = backend_for(path)
-    if backend == "onnxruntime":
-        return {"providers": list(config.providers) if config.providers else None, "threads": config.threads}
-    if backend == "torch":
-        return {"device": config.device, "threads": config.threads}
-    return {}
-
-
-def check_options(paths: Sequence[str | os.PathLike], config: BenchConfig) -> None:
-    backends = {backend_for(p) for p in paths}
-    if config.providers and "onnxruntime" not in backends:
-        raise EdgetlError("--providers applies to .onnx models, and none was given; use --device for .pt models")
-    if config.device and "torch" not in backends:
-        raise EdgetlError("--device applies to .pt models, and none was given; use --providers for .onnx models")
+def options_per_model(paths: Sequence[str | os.PathLike], options: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The backend options for each model; an option that no model's backend takes is a one-line error."""
+    backends = [backend_for(p) for p in paths]
+    given = given_options(options)
+    for name in given:
+        if not any(b.option(name) is not None for b in backends):
+            opt, takers = declared_options()[name]
+            got = "; ".join(f"{b.name} ({suffixes_of([b])}) takes "
+                            f"{', '.join(o.flag for o in b.options) or 'no options'}" for b in dict.fromkeys(backends))
+            raise EdgetlError(f"{opt.spelling} applies to {suffixes_of(takers)} models, and none was given ({got})")
+    return [b.select(given) for b in backends]
 
 
 def check_batches(runners: Sequence[Runner], batches: Sequence[int]) -> None:
@@ -138,19 +139,6 @@ def _make_case(r: Runner, batch: int, frame: np.ndarray, end_to_end: bool) -> _C
     return case
 
 
-def _interleave(cases: list[_Case], budget: Budget, on_round: Callable[[], None] | None) -> None:
-    """Time one call of every case per round, rotating the order, until the budget is spent."""
-    start = time.perf_counter_ns()
-    rounds = 0
-    while not budget.done(rounds, time.perf_counter_ns() - start):
-        k = rounds % len(cases)
-        for case in cases[k:] + cases[:k]:
-            case.total_ns.append(time_call(case.call))
-        rounds += 1
-        if on_round:
-            on_round()
-
-
 def _power_phase(cases: list[_Case], sampler: TegrastatsSampler, batch: int, seconds: float) -> list:
     """Each model alone for ``seconds`` while tegrastats samples: power cannot be split between models."""
     out = []
@@ -178,8 +166,7 @@ def bench_models(paths: Sequence[str | os.PathLike], config: BenchConfig,
     if not paths:
         raise EdgetlError("give at least one model to benchmark")
     config.validate()
-    check_options(paths, config)
-    runners = [open_runner(p, **runner_options(p, config)) for p in paths]
+    runners = [open_runner(p, **opts) for p, opts in zip(paths, options_per_model(paths, config.options or {}))]
     use_power = _use_power(config)
     frame = synthetic_frame(config.seed)
     results: list[BenchResult] = []
@@ -198,7 +185,9 @@ def bench_models(paths: Sequence[str | os.PathLike], config: BenchConfig,
                 warm_up(case.call, config.warmup)
                 for v in case.stage_ns.values():
                     v.clear()
-            _interleave(cases, config.budget(), (lambda b=batch: on_round(b)) if on_round else None)
+            tick = (lambda b=batch: on_round(b)) if on_round else None
+            for case, ns in zip(cases, interleaved([c.call for c in cases], config.budget(), tick)):
+                case.total_ns = ns
             powers = _power_phase(cases, sampler, batch, max(config.seconds or 0, 2.0)) if sampler else [None] * len(cases)
             results += _results_for(cases, paths, batch, config, powers)
     return BenchReport(env, results, _config_dict(config))

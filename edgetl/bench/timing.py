@@ -2,7 +2,9 @@
 
 Latency is what one call costs, measured with ``time.perf_counter_ns`` around the call and nothing
 else; a run stops after a number of iterations or after a time budget, whichever the user chose.
-Percentiles (not only the mean) are reported, because a camera loop feels the slow calls.
+Several callables are compared in interleaved rounds (``interleaved``), so a change in the machine's
+load hits all of them alike. Percentiles (not only the mean) are reported, because a camera loop feels
+the slow calls.
 """
 
 from __future__ import annotations
@@ -61,6 +63,28 @@ def measure(fn: Callable[[], object], budget: Budget, warmup: int = 0) -> np.nda
     while not budget.done(len(samples), time.perf_counter_ns() - start):
         samples.append(time_call(fn))
     return np.asarray(samples, dtype=np.int64)
+
+
+def interleaved(calls: Sequence[Callable[[], object]], budget: Budget,
+                on_round: Callable[[], None] | None = None) -> list[np.ndarray]:
+    """Time one call of every callable per round until ``budget`` (counted in rounds) is spent.
+
+    The order rotates by one each round, so no callable always runs right after the same other one.
+    Returns per-call nanoseconds (int64) for each callable, aligned by round: ``paired_ratio`` of two
+    of them compares calls made at the same moment. ``on_round`` is called after every round.
+    """
+    samples: list[list[int]] = [[] for _ in calls]
+    order = list(range(len(calls)))
+    start = time.perf_counter_ns()
+    rounds = 0
+    while calls and not budget.done(rounds, time.perf_counter_ns() - start):
+        k = rounds % len(calls)
+        for i in order[k:] + order[:k]:
+            samples[i].append(time_call(calls[i]))
+        rounds += 1
+        if on_round:
+            on_round()
+    return [np.asarray(s, dtype=np.int64) for s in samples]
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from edgetl.cli.backend_options import BackendCommand
+
 
 def _int_list(ctx, param, value: str) -> tuple[int, ...]:
     try:
@@ -15,10 +17,6 @@ def _int_list(ctx, param, value: str) -> tuple[int, ...]:
     if not out or any(v < 1 for v in out):
         raise click.BadParameter(f"{value!r}: batch sizes must be 1 or more")
     return out
-
-
-def _str_list(ctx, param, value: str | None) -> tuple[str, ...] | None:
-    return tuple(v.strip() for v in value.split(",") if v.strip()) if value else None
 
 
 def _print_table(results: list[dict]) -> None:
@@ -41,7 +39,7 @@ def _print_table(results: list[dict]) -> None:
     click.echo("latency in ms per call; ratio = median per-round p50 ratio to the first model (interleaved runs)")
 
 
-@click.command()
+@click.command(cls=BackendCommand)
 @click.argument("models", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--batch", "batches", default="1", callback=_int_list, show_default=True,
               help="Batch sizes, comma-separated (e.g. 1,8).")
@@ -49,10 +47,6 @@ def _print_table(results: list[dict]) -> None:
 @click.option("--iters", type=click.IntRange(1), default=None, help="Timed rounds (one call of every model each).")
 @click.option("--seconds", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Time budget per batch size instead of --iters. Default: 3 s.")
-@click.option("--threads", type=click.IntRange(1), default=None, help="CPU threads for torch and onnxruntime.")
-@click.option("--providers", callback=_str_list, default=None,
-              help="onnxruntime providers for .onnx models, comma-separated: cpu, cuda, tensorrt or full names.")
-@click.option("--device", default=None, help="torch device for .pt models (cpu, cuda, cuda:N).")
 @click.option("--end-to-end", is_flag=True,
               help="Time preprocessing from a decoded 1280x720 frame, inference and postprocessing, per stage.")
 @click.option("--power/--no-power", "power", default=None,
@@ -64,20 +58,21 @@ def _print_table(results: list[dict]) -> None:
 @click.option("--markdown", "markdown", is_flag=False, flag_value="-", default=None,
               type=click.Path(dir_okay=False, allow_dash=True),
               help="Print Markdown tables instead of the plain table, or write them to a file if given one.")
-def bench(models, batches, warmup, iters, seconds, threads, providers, device, end_to_end, power, power_interval,
-          json_path, markdown):
+def bench(models, batches, warmup, iters, seconds, end_to_end, power, power_interval, json_path, markdown,
+          backend_options):
     """Measure latency percentiles and throughput of MODELS (.pt, .onnx, .engine), interleaved.
 
     Every model gets the same input; with several models the rounds alternate between them, and each is
-    given as a ratio to the first, so noise from the machine cancels out.
+    given as a ratio to the first, so noise from the machine cancels out. Each model gets the backend
+    options (--provider, --device, --threads...) its backend takes.
     """
     from edgetl.bench import BenchConfig, bench_models, to_markdown
     from edgetl.errors import EdgetlError
 
     if iters is not None and seconds is not None:
         raise click.UsageError("give --iters or --seconds, not both")
-    cfg = BenchConfig(batches=batches, warmup=warmup, iters=iters, seconds=seconds, threads=threads,
-                      providers=providers, device=device, end_to_end=end_to_end,
+    cfg = BenchConfig(batches=batches, warmup=warmup, iters=iters, seconds=seconds, options=backend_options,
+                      end_to_end=end_to_end,
                       power={None: "auto", True: "on", False: "off"}[power], power_interval_ms=power_interval)
     bar = _RoundBar(len(batches), iters)
     try:

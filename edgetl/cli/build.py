@@ -46,7 +46,7 @@ def build(onnx: Path, output: Path | None, precision: str, batch: BatchProfile, 
     Writes MODEL.engine, a plain serialized plan that trtexec and DeepStream load, and MODEL.engine.json
     with the TensorRT version, device, precision, profile and the ONNX's hash.
     """
-    from edgetl.build import build_engine, ensure_engine
+    from edgetl.trt.build import build_engine, ensure_engine
 
     opts = BuildOptions(precision=precision, batch=batch, dla_core=dla_core, workspace_mib=workspace_mib,
                         timing_cache=timing_cache, calib=calib, calib_size=calib_size)

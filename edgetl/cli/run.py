@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from edgetl.cli.backend_options import BackendCommand
+
 SOURCE_LOST_EXIT = 3  # the summary is printed and files are complete, but the camera went away
 
 EPILOG = """\b
@@ -19,7 +21,7 @@ and every file written is complete. Exit status 3 means a live source stopped de
 """
 
 
-@click.command("run", epilog=EPILOG)
+@click.command("run", cls=BackendCommand, epilog=EPILOG)
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("source")
 @click.option("--roi", metavar="X,Y,W,H", help="Recognise only this region of each frame (pixels).")
@@ -50,17 +52,14 @@ and every file written is complete. Exit status 3 means a live source stopped de
               help="Reopen attempts when a live source stops delivering.")
 @click.option("--frame-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
               help="Seconds a read may hang before the source counts as gone.")
-@click.option("--threads", type=click.IntRange(1), help="Inference threads [default: the backend's].")
-@click.option("--provider", "providers", multiple=True, help="onnxruntime provider (cpu, cuda, tensorrt), repeatable.")
-@click.option("--device", help="torch device for a .pt model (cpu, cuda).")
-@click.option("--rebuild-stale", is_flag=True,
-              help="For a .engine: rebuild it from its ONNX when it no longer fits this TensorRT or GPU.")
 def run(model: Path, source: str, roi: str | None, topk: int, threshold: float, smooth: str, window: int,
         hold: int, headless: bool, record: Path | None, record_fps: float | None, json_path: Path | None,
         summary_path: Path | None, no_drop: bool, max_frames: int | None, ground_truth: Path | None,
-        roi_from_truth: bool, reconnects: int, frame_timeout: float, threads: int | None,
-        providers: tuple[str, ...], device: str | None, rebuild_stale: bool) -> None:
-    """Recognise what SOURCE shows with MODEL (.pt, .onnx, .int8.onnx or .engine)."""
+        roi_from_truth: bool, reconnects: int, frame_timeout: float, backend_options: dict) -> None:
+    """Recognise what SOURCE shows with MODEL (.pt, .onnx, .int8.onnx or .engine).
+
+    The backend options (--provider, --device, --threads, --rebuild-stale) are those of the model's backend.
+    """
     from edgetl.camera.loop import LoopConfig, format_summary, roi_from_xywh, run_loop
     from edgetl.camera.score import format_report, load_ground_truth
     from edgetl.camera.smoothing import SmoothingConfig
@@ -74,8 +73,7 @@ def run(model: Path, source: str, roi: str | None, topk: int, threshold: float, 
         roi=roi_from_xywh(roi) if roi else None, roi_from_truth=roi_from_truth, topk=topk,
         smoothing=SmoothingConfig(smooth, window, hold, threshold), show=not headless, record=record,
         record_fps=record_fps, json=json_path, max_frames=max_frames, frame_timeout_s=frame_timeout)
-    with open_runner(model, threads=threads, providers=list(providers) or None, device=device,
-                     rebuild_stale=rebuild_stale or None) as runner:
+    with open_runner(model, **backend_options) as runner:
         capture = Capture(spec, drop=not no_drop, reconnects=reconnects)
         size = f"{capture.size[0]}x{capture.size[1]}" if capture.size else "size unknown"
         pace = (f", played in real time at {capture.fps:g} fps (--no-drop: every frame, as fast as possible)"

@@ -9,15 +9,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import statistics
 from dataclasses import dataclass
 from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
+from edgetl.bench.timing import Budget, interleaved, warm_up
 from edgetl.data.folders import Sample
 from edgetl.errors import ExportError
 from edgetl.preprocess import normalize, prepare_uint8, read_image
+from edgetl.runtime import open_runner
 from edgetl.spec import Preprocess
 
 log = logging.getLogger(__name__)
@@ -104,17 +105,15 @@ def check_parity(torch_logits: np.ndarray, onnx_logits: np.ndarray, tol: float =
 
 def measure_latency(paths: Mapping[str, str | os.PathLike], batch: np.ndarray, threads: int = 1,
                     iters: int = 50, rounds: int = 5, warmup: int = 10) -> dict[str, float]:
-    """Median batch latency in ms per model, measured in interleaved rounds so load changes hit all alike."""
-    from edgetl.bench.timing import time_call, warm_up
-    from edgetl.runtime.onnxruntime_runner import OnnxRuntimeRunner
+    """Median batch latency in ms per model, over ``iters * rounds`` calls of each.
 
+    Timed with the benchmark's interleaved rounds (one call of every model per round, the order
+    rotating), so a change in the machine's load hits every model alike.
+    """
     with contextlib.ExitStack() as stack:
-        runners = {name: stack.enter_context(OnnxRuntimeRunner(p, threads=threads)) for name, p in paths.items()}
-        calls = {name: (lambda r=r: r.infer(batch)) for name, r in runners.items()}
-        for call in calls.values():
+        runners = {name: stack.enter_context(open_runner(p, threads=threads)) for name, p in paths.items()}
+        calls = [lambda r=r: r.infer(batch) for r in runners.values()]
+        for call in calls:
             warm_up(call, warmup)
-        times: dict[str, list[int]] = {name: [] for name in calls}
-        for _ in range(rounds):
-            for name, call in calls.items():
-                times[name] += [time_call(call) for _ in range(iters)]
-    return {name: statistics.median(t) / 1e6 for name, t in times.items()}
+        samples = interleaved(calls, Budget(iters=iters * rounds))
+    return {name: float(np.median(ns)) / 1e6 for name, ns in zip(runners, samples)}

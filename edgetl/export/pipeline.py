@@ -30,6 +30,7 @@ from edgetl.export.quantize import (TargetPreset, cache_file, cache_key, check_o
                                     prepare_for_quantization, quantization_summary, quantize_int8)
 from edgetl.export.sensitivity import rank_sensitive_nodes
 from edgetl.fileio import read_json, sha256_file, write_json
+from edgetl.runtime.onnxruntime_runner import OnnxRuntimeRunner
 from edgetl.spec import ModelInfo
 
 log = logging.getLogger(__name__)
@@ -155,8 +156,6 @@ def export_run(cfg: ExportConfig) -> ExportResult:
 
 def _fp32_report(cfg: ExportConfig, model, fp32: Path, info: ModelInfo, evalset: ImageSet | None,
                  notices: list[str]) -> dict[str, Any]:
-    from edgetl.runtime.onnxruntime_runner import OnnxRuntimeRunner
-
     out: dict[str, Any] = {"file": FP32_NAME, "top1": None, "parity_max_abs": None, "verified": False}
     if evalset is not None:
         with OnnxRuntimeRunner(fp32) as r:
@@ -242,8 +241,6 @@ def _int8(cfg: ExportConfig, preset: TargetPreset, run: Path, stage: Path, fp32:
 
 
 def _logits(path: Path, images: ImageSet) -> np.ndarray:
-    from edgetl.runtime.onnxruntime_runner import OnnxRuntimeRunner
-
     with OnnxRuntimeRunner(path) as r:
         return predict_logits(r, images)
 

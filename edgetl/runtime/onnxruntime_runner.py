@@ -1,18 +1,18 @@
-"""Run an ONNX model in onnxruntime, reading its preprocessing and labels from the model itself."""
+"""Run an ONNX model in onnxruntime, reading its preprocessing and labels from the model itself
+(``edgetl.onnxinfo.read_onnx_info``, importable from here too)."""
 
 from __future__ import annotations
 
-import logging
 from typing import Sequence
 
 import numpy as np
 
 from edgetl._optional import require
 from edgetl.errors import ModelError, RuntimeBackendError
+from edgetl.onnxinfo import read_onnx_info
 from edgetl.runtime.base import Runner
-from edgetl.spec import ModelInfo, Preprocess
 
-log = logging.getLogger(__name__)
+__all__ = ["OnnxRuntimeRunner", "PROVIDER_ALIASES", "read_onnx_info", "resolve_providers"]
 
 PROVIDER_ALIASES = {
     "cpu": "CPUExecutionProvider",
@@ -20,9 +20,6 @@ PROVIDER_ALIASES = {
     "tensorrt": "TensorrtExecutionProvider",
     "trt": "TensorrtExecutionProvider",
 }
-
-# Nodes that make a graph INT8: Q/DQ pairs, or onnxruntime's operator-oriented quantized ops.
-QUANTIZED_OPS = {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger"}
 
 
 def resolve_providers(names: Sequence[str] | None) -> list[str]:
@@ -41,43 +38,9 @@ def resolve_providers(names: Sequence[str] | None) -> list[str]:
     return out
 
 
-def load_onnx(path):
-    """The ONNX model proto (without external weights), or a one-line ModelError."""
-    onnx = require("onnx")
-    try:
-        return onnx.load(str(path), load_external_data=False)
-    except Exception as exc:
-        raise ModelError(f"{path} is not a readable ONNX model ({type(exc).__name__})") from exc
-
-
-def read_onnx_info(path) -> ModelInfo:
-    """The edgetl description inside an ONNX model, or stated defaults (with a warning) if it has none."""
-    return info_from_model(load_onnx(path), path)
-
-
-def info_from_model(model, path) -> ModelInfo:
-    props = {p.key: p.value for p in model.metadata_props}
-    info = ModelInfo.from_metadata_props(props)
-    if info is None:
-        info = _defaults_from_graph(model, path)
-    if info.precision == "fp32" and any(n.op_type in QUANTIZED_OPS for n in model.graph.node):
-        info = info.replace(precision="int8")
-    return info
-
-
-def _defaults_from_graph(model, path) -> ModelInfo:
-    inp = model.graph.input[0]
-    dims = [d.dim_value for d in inp.type.tensor_type.shape.dim]
-    size = dims[2] if len(dims) == 4 and dims[2] > 0 else 224
-    out_dims = [d.dim_value for d in model.graph.output[0].type.tensor_type.shape.dim]
-    n = out_dims[-1] if out_dims and out_dims[-1] > 0 else 1000
-    log.warning("%s has no edgetl metadata: assuming RGB input %dx%d (stretch resize), ImageNet mean/std and "
-                "labels 'class_0'..'class_%d'; export it with 'edgetl export' to carry its own", path, size, size, n - 1)
-    return ModelInfo(backbone="unknown", labels=tuple(f"class_{i}" for i in range(n)),
-                     preprocess=Preprocess(size=size, resize=size), extra={"metadata": "defaults"})
-
-
 class OnnxRuntimeRunner(Runner):
+    """An onnxruntime session on the given providers (default: the CPU)."""
+
     backend = "onnxruntime"
 
     def __init__(self, path, providers: Sequence[str] | None = None, threads: int | None = None):

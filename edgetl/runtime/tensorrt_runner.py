@@ -1,38 +1,31 @@
 """Run a TensorRT engine (``.engine`` / ``.plan``), reading preprocessing and labels from its manifest.
 
-Before loading, the manifest is checked against the running TensorRT, the GPU and the engine's ONNX;
-a stale engine stops with the command that rebuilds it, or is rebuilt with ``rebuild_stale=True``.
+This runner only loads and runs. Whether the engine still fits this TensorRT, GPU and ONNX is decided
+before it opens, by the TensorRT backend entry's ``prepare`` step (``edgetl.trt.build.prepare_engine``),
+which stops a stale engine with the command that rebuilds it, or rebuilds it with ``--rebuild-stale``.
 An engine without a manifest (e.g. from trtexec) runs with stated defaults and a warning.
 """
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
 
-from edgetl.errors import RuntimeBackendError
+from edgetl.onnxinfo import default_info
 from edgetl.runtime.base import Runner
-from edgetl.spec import ModelInfo, Preprocess
+from edgetl.spec import ModelInfo
 from edgetl.trt import api
 from edgetl.trt.manifest import read_manifest
 
-log = logging.getLogger(__name__)
-
 
 class TensorRTRunner(Runner):
+    """A deserialized engine with an execution context and device buffers while active."""
+
     backend = "tensorrt"
 
-    def __init__(self, path, rebuild_stale: bool = False):
-        from edgetl.build import check_engine, rebuild, stale_message
-
+    def __init__(self, path):
         path = Path(path)
-        reasons = check_engine(path)
-        if reasons and not rebuild_stale:
-            raise RuntimeBackendError(stale_message(path, reasons))
-        if reasons:
-            rebuild(path)
         manifest = read_manifest(path)
         self.session: api.EngineSession | None = None
         if manifest is not None:
@@ -64,9 +57,7 @@ class TensorRTRunner(Runner):
 
 def _defaults_from_engine(path: Path, session: api.EngineSession) -> ModelInfo:
     shape = session.input_shape
-    size = int(shape[2]) if len(shape) == 4 and shape[2] > 0 else 224
-    n = int(session.output_shape[-1]) if session.output_shape and session.output_shape[-1] > 0 else 1000
-    log.warning("%s has no manifest (%s.json): assuming RGB input %dx%d (stretch resize), ImageNet mean/std and labels "
-                "'class_0'..'class_%d'; build it with 'edgetl build' to carry its own", path, path.name, size, size, n - 1)
-    return ModelInfo(backbone="unknown", labels=tuple(f"class_{i}" for i in range(n)),
-                     preprocess=Preprocess(size=size, resize=size), extra={"metadata": "defaults"})
+    size = int(shape[2]) if len(shape) == 4 else None
+    num_classes = int(session.output_shape[-1]) if session.output_shape else None
+    return default_info(path, size, num_classes, f"has no manifest ({path.name}.json)",
+                        "build it with 'edgetl build' to carry its own")

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from edgetl.bench.timing import Budget, measure, paired_ratio, summarize
+from edgetl.bench.timing import Budget, interleaved, measure, paired_ratio, summarize
 from edgetl.errors import EdgetlError
 
 
@@ -60,3 +60,14 @@ def test_paired_ratio_cancels_noise_shared_by_both_models():
     # Comparing medians of the two runs taken at different times would not cancel it.
     later = 20e6 * rng.uniform(1.0, 5.0, 200)
     assert abs(np.median(later) / np.median(reference) - 2.0) > abs(paired_ratio(model, reference) - 2.0)
+
+
+def test_interleaved_rounds_time_every_callable_once_per_round_in_rotating_order():
+    order: list[int] = []
+    calls = [lambda i=i: order.append(i) for i in range(3)]
+    after_round: list[int] = []
+    samples = interleaved(calls, Budget(iters=4), on_round=lambda: after_round.append(len(order)))
+    assert order == [0, 1, 2, 1, 2, 0, 2, 0, 1, 0, 1, 2]
+    assert after_round == [3, 6, 9, 12]
+    assert [s.shape for s in samples] == [(4,)] * 3 and all(s.dtype == np.int64 for s in samples)
+

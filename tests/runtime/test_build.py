@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from edgetl.build import build_engine
+from edgetl.trt.build import build_engine
 from edgetl.errors import EdgetlError
 from edgetl.fileio import sha256_file
 from edgetl.trt.options import BatchProfile, BuildError, BuildOptions

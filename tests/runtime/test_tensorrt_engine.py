@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from edgetl.build import build_engine
+from edgetl.trt.build import build_engine
 from edgetl.errors import ModelError, RuntimeBackendError
 from edgetl.preprocess import read_image
 from edgetl.runtime import open_runner

@@ -9,8 +9,8 @@ from dataclasses import replace
 import pytest
 from click.testing import CliRunner
 
-from edgetl import build as build_mod
-from edgetl.build import build_engine, check_engine
+from edgetl.trt import build as build_mod
+from edgetl.trt.build import build_engine, check_engine
 from edgetl.cli.main import cli
 from edgetl.errors import RuntimeBackendError
 from edgetl.runtime import open_runner

@@ -3,6 +3,8 @@
 Everything here is plain Python around ``edgetl.trt.api``, the one module that calls TensorRT: it
 reads the ONNX graph, picks the builder flags for the TensorRT version, loads and saves the timing
 cache, writes the plan and the manifest atomically, and decides whether an existing engine is stale.
+``prepare_engine`` is that decision made before a runner loads an engine (the TensorRT backend's
+``prepare`` step): the runner itself only loads and runs.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from edgetl.errors import DataError, ModelError
+
+from edgetl.errors import DataError, ModelError, RuntimeBackendError
 from edgetl.fileio import sha256_bytes, sha256_file, write_bytes
+from edgetl.onnxinfo import has_qdq, info_from_model, load_onnx
 from edgetl.spec import ModelInfo
 from edgetl.trt import api
 from edgetl.trt.device import current_device
@@ -21,8 +25,6 @@ from edgetl.trt.manifest import (EngineManifest, read_manifest, rebuild_hint, re
 from edgetl.trt.options import BuildError, BuildOptions, GraphFacts, PrecisionPlan, plan_precision, rebatch
 
 log = logging.getLogger(__name__)
-
-QDQ_OPS = {"QuantizeLinear", "DequantizeLinear"}
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,6 @@ def default_engine_path(onnx: str | os.PathLike) -> Path:
 
 def read_graph(onnx_path: str | os.PathLike) -> tuple[GraphFacts, ModelInfo]:
     """The graph facts the builder needs and the model description stored in the ONNX."""
-    from edgetl.runtime.onnxruntime_runner import info_from_model, load_onnx
-
     model = load_onnx(onnx_path)
     graph = model.graph
     init_names = {i.name for i in graph.initializer}
@@ -53,8 +53,7 @@ def read_graph(onnx_path: str | os.PathLike) -> tuple[GraphFacts, ModelInfo]:
     fp16 = 10  # onnx.TensorProto.FLOAT16
     has_fp16 = any(t.data_type == fp16 for t in graph.initializer) or any(
         v.type.tensor_type.elem_type == fp16 for v in (*graph.input, *graph.output, *graph.value_info))
-    has_qdq = any(n.op_type in QDQ_OPS for n in graph.node)
-    facts = GraphFacts(input_name=inputs[0].name, input_dims=dims, has_qdq=has_qdq, has_fp16=has_fp16)
+    facts = GraphFacts(input_name=inputs[0].name, input_dims=dims, has_qdq=has_qdq(model), has_fp16=has_fp16)
     return facts, info_from_model(model, onnx_path)
 
 
@@ -163,6 +162,16 @@ def stale_message(engine: str | os.PathLike, reasons: list[str]) -> str:
     manifest = read_manifest(engine)
     how = f"rebuild it with '{rebuild_hint(manifest, engine)}'" if manifest else "rebuild it with 'edgetl build'"
     return f"{engine} is stale ({'; '.join(reasons)}): {how}, or pass --rebuild-stale"
+
+
+def prepare_engine(engine: str | os.PathLike, rebuild_stale: bool = False) -> None:
+    """Before ``engine`` is loaded: stop if it is stale, with the command that rebuilds it, or rebuild it
+    from its ONNX when ``rebuild_stale`` is set. An engine without a manifest passes unchecked."""
+    reasons = check_engine(engine)
+    if reasons and not rebuild_stale:
+        raise RuntimeBackendError(stale_message(engine, reasons))
+    if reasons:
+        rebuild(engine)
 
 
 def rebuild(engine: str | os.PathLike) -> BuildOutcome:
