@@ -34,7 +34,8 @@ import numpy as np
 
 from edgetl.bench.environment import collect
 from edgetl.bench.report import environment_lines
-from edgetl.camera.loop import LoopConfig, format_summary, percentiles, roi_from_xywh, run_loop
+from edgetl.bench.timing import summarize_ms
+from edgetl.camera.loop import LoopConfig, format_summary, roi_from_xywh, run_loop
 from edgetl.camera.sources import Capture, parse_source
 from edgetl.fileio import write_json, write_text
 from edgetl.runtime import open_runner
@@ -67,7 +68,7 @@ def inference_fps(runner, frame: np.ndarray, seconds: float) -> dict[str, Any]:
         t0 = time.perf_counter()
         runner.infer(batch)
         times.append((time.perf_counter() - t0) * 1e3)
-    return {"runs": len(times), "fps": round(1e3 * len(times) / sum(times), 2), "ms": percentiles(times)}
+    return {"runs": len(times), "fps": round(1e3 * len(times) / sum(times), 2), "ms": summarize_ms(times)}
 
 
 def first_frame(video: Path) -> np.ndarray:

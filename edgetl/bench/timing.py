@@ -118,6 +118,16 @@ def summarize(samples_ns: Sequence[int] | np.ndarray, batch: int = 1) -> Latency
                         throughput=batch * 1000.0 / mean if mean > 0 else float("inf"))
 
 
+def summarize_ms(samples_ms: Sequence[float] | np.ndarray, digits: int = 3) -> dict[str, float]:
+    """``summarize`` of millisecond samples in short form, {p50, p90, p99, mean, min}, rounded.
+
+    The per-stage row of the camera loop's summary (and its benchmark): same statistics as a bench report.
+    """
+    s = summarize(np.asarray(samples_ms, dtype=np.float64) * 1e6)
+    return {"p50": round(s.p50_ms, digits), "p90": round(s.p90_ms, digits), "p99": round(s.p99_ms, digits),
+            "mean": round(s.mean_ms, digits), "min": round(s.min_ms, digits)}
+
+
 def paired_ratio(samples_ns: np.ndarray, reference_ns: np.ndarray) -> float:
     """Median of per-round latency ratios against a reference timed in the same rounds.
 

@@ -2,7 +2,7 @@
 
 from edgetl.camera.loop import LoopConfig, LoopResult, format_summary, run_loop
 from edgetl.camera.smoothing import UNKNOWN, LabelSmoother, SmoothingConfig
-from edgetl.camera.sources import Capture, SourceError, parse_source, redact
+from edgetl.camera.sources import SOURCES, Capture, SourceError, SourceKind, parse_source, redact
 
-__all__ = ["Capture", "LabelSmoother", "LoopConfig", "LoopResult", "SmoothingConfig", "SourceError", "UNKNOWN",
-           "format_summary", "parse_source", "redact", "run_loop"]
+__all__ = ["Capture", "LabelSmoother", "LoopConfig", "LoopResult", "SOURCES", "SmoothingConfig", "SourceError",
+           "SourceKind", "UNKNOWN", "format_summary", "parse_source", "redact", "run_loop"]

@@ -19,6 +19,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from edgetl.bench.timing import summarize_ms
 from edgetl.camera.overlay import draw_overlay
 from edgetl.camera.outputs import JsonlWriter, VideoRecorder, Window
 from edgetl.camera.score import GroundTruth, Scorer
@@ -87,15 +88,6 @@ def roi_from_xywh(text: str) -> Box:
     if w <= 0 or h <= 0 or x < 0 or y < 0:
         raise EdgetlError(f"--roi {text!r}: x and y must be >= 0, width and height > 0")
     return x, y, x + w, y + h
-
-
-def percentiles(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {}
-    v = np.asarray(values, dtype=np.float64)
-    p50, p90, p99 = np.percentile(v, [50, 90, 99])
-    return {"p50": round(float(p50), 3), "p90": round(float(p90), 3), "p99": round(float(p99), 3),
-            "mean": round(float(v.mean()), 3), "min": round(float(v.min()), 3)}
 
 
 @contextlib.contextmanager
@@ -279,7 +271,7 @@ class CameraLoop:
 
     def _result(self, reason: str, written: list[str]) -> LoopResult:
         wall = max(self.t_end - self.t_first, 0.0) if self.frames else 0.0
-        stages = {k: percentiles(v) for k, v in self.times.items() if v}
+        stages = {k: summarize_ms(v) for k, v in self.times.items() if v}
         processing = [sum(self.times[k]) for k in STAGES if k != "capture"]
         own = sum(sum(self.times[k]) for k in OWN_WORK)
         return LoopResult(

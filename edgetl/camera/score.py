@@ -1,10 +1,4 @@
-"""Score the loop's answers against a video's per-frame ground truth.
-
-The ground truth sits beside the video as ``NAME.gt.json``::
-
-    {"video": "drive.mp4", "fps": 30, "width": 1280, "height": 720, "num_frames": N,
-     "classes": [...], "synthetic": true,
-     "frames": [{"frame": 0, "label": "stop" or null, "box": [x1, y1, x2, y2] or null}, ...]}
+"""Score the loop's answers against a video's per-frame ground truth (``edgetl.data.groundtruth``).
 
 A frame with a label has a sign in view: it counts as recognised when the shown label equals it. A
 frame without one counts as a false alarm when the shown label is anything but "unknown".
@@ -12,77 +6,13 @@ frame without one counts as a false alarm when the shown label is anything but "
 
 from __future__ import annotations
 
-import json
-import os
 from collections import Counter, defaultdict
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Sequence
 
 from edgetl.camera.smoothing import UNKNOWN
-from edgetl.errors import DataError
+from edgetl.data.groundtruth import GroundTruth, load_ground_truth
 
-Box = tuple[int, int, int, int]
-
-
-@dataclass(frozen=True)
-class GroundTruth:
-    path: Path
-    classes: tuple[str, ...]
-    labels: dict[int, str | None]
-    boxes: dict[int, Box | None]
-    width: int | None = None
-    height: int | None = None
-    fps: float | None = None
-    synthetic: bool = False
-
-    @property
-    def num_frames(self) -> int:
-        return len(self.labels)
-
-
-def default_ground_truth_path(video: str | os.PathLike) -> Path:
-    """``drive.mp4`` -> ``drive.gt.json`` beside it."""
-    p = Path(video)
-    return p.with_name(p.stem + ".gt.json")
-
-
-def load_ground_truth(path: str | os.PathLike) -> GroundTruth:
-    """Read and check a ``.gt.json``; raise DataError naming the first problem."""
-    path = Path(path)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such ground-truth file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path} is not readable JSON ground truth ({exc})") from exc
-    if not isinstance(raw, dict) or not isinstance(raw.get("frames"), list):
-        raise DataError(f"{path}: expected an object with a 'frames' list of {{frame, label, box}}")
-    labels: dict[int, str | None] = {}
-    boxes: dict[int, Box | None] = {}
-    for i, entry in enumerate(raw["frames"]):
-        try:
-            n = int(entry["frame"])
-            label = entry.get("label")
-            box = entry.get("box")
-            labels[n] = None if label is None else str(label)
-            boxes[n] = None if box is None else _box(box)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise DataError(f"{path}: frames[{i}] is not {{frame, label, box}} ({exc!r})") from None
-    classes = tuple(str(c) for c in raw.get("classes") or sorted({v for v in labels.values() if v}))
-    return GroundTruth(path, classes, labels, boxes, _opt_int(raw.get("width")), _opt_int(raw.get("height")),
-                       raw.get("fps"), bool(raw.get("synthetic", False)))
-
-
-def _box(value: Sequence[Any]) -> Box:
-    x1, y1, x2, y2 = (int(round(float(v))) for v in value)
-    if x2 <= x1 or y2 <= y1:
-        raise ValueError(f"box {list(value)} is empty")
-    return x1, y1, x2, y2
-
-
-def _opt_int(value: Any) -> int | None:
-    return None if value is None else int(value)
+__all__ = ["GroundTruth", "Scorer", "format_report", "load_ground_truth"]  # the loader, for `edgetl run` and the demo
 
 
 class Scorer:

@@ -1,14 +1,12 @@
-"""Frame sources by URI, and a capture thread that keeps only the newest frame.
+"""Frame sources, one registry entry per kind, and a capture thread that keeps only the newest frame.
 
-A source URI is one of:
-
-- a camera index (``0``) or a V4L2 device (``/dev/video0``), options as a query: ``?width=&height=&fps=``;
-- ``csi://N?width=1280&height=720&fps=30&flip=2``: a Jetson CSI camera through GStreamer's
-  ``nvarguscamerasrc``;
-- ``rtsp://[user:pass@]host/...`` (or ``rtsps://``, ``http(s)://``): a network stream, reopened with
-  backoff when it drops;
-- a video file, a folder of images (sorted by name) or a single image;
-- a raw GStreamer pipeline string ending in ``appsink``.
+Each kind of source (a V4L2 camera, a Jetson CSI camera, a network stream, a GStreamer pipeline, an
+image folder, a video file) is a ``SourceKind`` in ``SOURCES``: how to recognise what the user typed,
+how to open it as a ``Reader``, whether it is live, its GStreamer pipeline where it has one, and the hint
+shown when it cannot be opened. ``parse_source`` asks the entries in ascending ``priority`` (ties in
+registration order) and the first that recognises the text wins, so a pipeline string is taken before
+anything could read it as a path. A new kind is one ``register(SourceKind(...))``; ``edgetl run --help``
+lists the entries.
 
 Credentials in a URI are never logged or shown: every message goes through ``redact``.
 """
@@ -22,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Protocol
 from urllib.parse import parse_qsl
 
 import cv2
@@ -30,11 +28,11 @@ import numpy as np
 
 from edgetl.errors import EdgetlError
 from edgetl.preprocess import is_image_file, read_image
+from edgetl.registry import Registry
 
 log = logging.getLogger(__name__)
 
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https")
-LIVE_KINDS = ("camera", "csi", "stream", "gstreamer")
 CSI_FLIPS = range(8)  # nvvidconv flip-method 0..7
 
 
@@ -69,20 +67,109 @@ def gstreamer_note() -> str:
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """A parsed source: what kind it is, what to open, and its options."""
+    """A parsed source: what kind it is (a name in ``SOURCES``), what to open, and its options."""
 
-    kind: str  # camera, csi, stream, gstreamer, file, folder
-    target: Any  # camera index or device path, URL, pipeline string, or Path
+    kind: str
+    target: Any  # camera index or device path, URL, pipeline string, Path, or whatever the kind opens
     uri: str  # as the user gave it (may hold credentials: show ``display`` instead)
     options: Mapping[str, int] = field(default_factory=dict)
 
     @property
+    def entry(self) -> "SourceKind":
+        return SOURCES.get(self.kind)
+
+    @property
     def live(self) -> bool:
-        return self.kind in LIVE_KINDS
+        """A camera or stream: it never ends by itself, and is reopened when it stops delivering."""
+        return self.entry.live
 
     @property
     def display(self) -> str:
         return redact(self.uri)
+
+
+class Reader(Protocol):
+    """An open source: frames one by one, then None at the end (or when a live source drops out)."""
+
+    size: tuple[int, int] | None  # (width, height) when known
+    fps: float | None
+    num_frames: int | None  # known only for recordings
+
+    def read(self) -> np.ndarray | None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class SourceKind:
+    """One kind of source: everything about it, in one place."""
+
+    name: str
+    example: str  # what a user types, shown in `edgetl run --help`
+    description: str  # what it opens, shown beside the example
+    noun: str  # how it is named in a list of what SOURCE may be, e.g. in "unknown scheme" errors
+    parse: Callable[[str], SourceSpec | None]  # None: not this kind; SourceError: this kind, but wrong
+    open: Callable[[SourceSpec], Reader]  # raises SourceError with a one-line reason
+    priority: int = 100  # lower is asked first; ties in registration order
+    live: bool = False
+    paced: bool = False  # a recording at a frame rate: with frame dropping it plays at that rate, like a camera
+    pipeline: Callable[[SourceSpec], str] | None = None  # the GStreamer pipeline it opens, if any
+    hint: str | Callable[[], str] = ""  # why it may not open, after "cannot open source X: "
+
+    def why_not_opened(self) -> str:
+        return self.hint() if callable(self.hint) else self.hint
+
+
+SOURCES: Registry[SourceKind] = Registry("camera source")
+
+
+def register(kind: SourceKind) -> SourceKind:
+    """Add a kind of source under its name; a name that is taken is refused."""
+    return SOURCES.register(kind.name, kind)
+
+
+def source_kinds() -> list[SourceKind]:
+    """The registered kinds in the order ``parse_source`` asks them."""
+    return sorted(SOURCES.values(), key=lambda k: k.priority)
+
+
+def parse_source(uri: str | int) -> SourceSpec:
+    """Turn what the user typed into a ``SourceSpec``; raise SourceError saying what is accepted."""
+    uri = str(uri).strip()
+    kinds = source_kinds()
+    for kind in kinds:
+        spec = kind.parse(uri)
+        if spec is not None:
+            return spec
+    nouns = [k.noun for k in kinds]
+    accepted = " or ".join(filter(None, [", ".join(nouns[:-1]), nouns[-1]]))
+    scheme = _scheme(uri)
+    if scheme:
+        raise SourceError(f"source {redact(uri)!r}: unknown scheme {scheme!r} (use {accepted})")
+    raise SourceError(f"source {redact(uri)!r}: no such file or folder, and not {accepted}")
+
+
+def open_reader(spec: SourceSpec) -> Reader:
+    """Open ``spec``; raise SourceError with a one-line reason when it cannot be opened."""
+    return spec.entry.open(spec)
+
+
+def source_pipeline(spec: SourceSpec) -> str | None:
+    """The GStreamer pipeline a spec opens, or None for sources OpenCV opens directly."""
+    pipeline = spec.entry.pipeline
+    return pipeline(spec) if pipeline is not None else None
+
+
+# --- helpers the entries share ---------------------------------------------------------------------------
+
+
+def _cannot_open(spec: SourceSpec) -> SourceError:
+    return SourceError(f"cannot open source {spec.display!r}: {spec.entry.why_not_opened()}")
+
+
+def _scheme(uri: str) -> str:
+    """``rtsp`` of ``rtsp://...``; empty for anything without ``://``."""
+    return uri.split("://", 1)[0].lower() if "://" in uri else ""
 
 
 def _int_options(query: str, allowed: tuple[str, ...], uri: str) -> dict[str, int]:
@@ -99,40 +186,52 @@ def _int_options(query: str, allowed: tuple[str, ...], uri: str) -> dict[str, in
     return out
 
 
-def parse_source(uri: str | int) -> SourceSpec:
-    """Turn what the user typed into a ``SourceSpec``; raise SourceError saying what is accepted."""
-    uri = str(uri).strip()
-    if " ! " in uri or uri.startswith("gst:"):
-        pipeline = uri[4:].strip() if uri.startswith("gst:") else uri
-        if not re.search(r"\bappsink\b", pipeline):
-            raise SourceError(f"GStreamer pipeline {redact(pipeline)!r} must end in 'appsink' for OpenCV to read it")
-        return SourceSpec("gstreamer", pipeline, uri)
-    scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
-    if scheme == "csi":
-        rest = uri.split("://", 1)[1]
-        sensor, _, query = rest.partition("?")
-        if not sensor.isdigit():
-            raise SourceError(f"source {uri!r}: expected csi://N with a sensor number, e.g. csi://0?width=1280")
-        opts = _int_options(query, ("width", "height", "fps", "flip"), uri)
-        if opts.get("flip", 0) not in CSI_FLIPS:
-            raise SourceError(f"source {uri!r}: flip must be 0..7 (nvvidconv flip-method)")
-        return SourceSpec("csi", int(sensor), uri, opts)
-    if scheme in STREAM_SCHEMES:
-        return SourceSpec("stream", uri, uri)
-    if scheme:
-        raise SourceError(f"source {redact(uri)!r}: unknown scheme {scheme!r} (use csi://, rtsp://, a camera "
-                          f"index, /dev/videoN, a video file, an image folder or a GStreamer pipeline)")
-    base, _, query = uri.partition("?")
-    if base.isdigit() or re.fullmatch(r"/dev/video\d+", base):
-        opts = _int_options(query, ("width", "height", "fps"), uri)
-        return SourceSpec("camera", int(base) if base.isdigit() else base, uri, opts)
-    path = Path(uri)
-    if path.is_dir():
-        return SourceSpec("folder", path, uri)
-    if path.is_file():
-        return SourceSpec("folder" if is_image_file(path) else "file", path, uri)
-    raise SourceError(f"source {uri!r}: no such file or folder, and not a camera index, /dev/videoN, csi://N, "
-                      f"rtsp:// URL or GStreamer pipeline")
+class VideoReader:
+    """A ``cv2.VideoCapture`` (file, camera, stream or GStreamer pipeline) as a ``Reader``."""
+
+    def __init__(self, spec: SourceSpec, cap: cv2.VideoCapture):
+        if not cap.isOpened():
+            cap.release()
+            raise _cannot_open(spec)
+        self.spec, self.cap = spec, cap
+        w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self.size = (w, h) if w > 0 and h > 0 else None
+        self.fps = fps if 0 < fps < 1000 else None
+        self.num_frames = count if count > 0 and not spec.live else None
+
+    def read(self) -> np.ndarray | None:
+        ok, frame = self.cap.read()
+        return frame if ok and frame is not None else None
+
+    def close(self) -> None:
+        self.cap.release()
+
+
+def _open_pipeline(spec: SourceSpec) -> VideoReader:
+    """Open the kind's GStreamer pipeline, or say that this OpenCV cannot."""
+    if not has_gstreamer():
+        raise _cannot_open(spec)  # the kinds with a pipeline give gstreamer_note as their hint
+    return VideoReader(spec, cv2.VideoCapture(source_pipeline(spec), cv2.CAP_GSTREAMER))
+
+
+# --- the kinds, in the order they are asked ---------------------------------------------------------------
+
+
+def _parse_gstreamer(uri: str) -> SourceSpec | None:
+    if " ! " not in uri and not uri.startswith("gst:"):
+        return None
+    pipeline = uri[4:].strip() if uri.startswith("gst:") else uri
+    if not re.search(r"\bappsink\b", pipeline):
+        raise SourceError(f"GStreamer pipeline {redact(pipeline)!r} must end in 'appsink' for OpenCV to read it")
+    return SourceSpec("gstreamer", pipeline, uri)
+
+
+register(SourceKind(
+    name="gstreamer", priority=10, example="'SRC ! ... ! appsink'",
+    description="a GStreamer pipeline ending in appsink (or gst:PIPELINE)", noun="a GStreamer pipeline",
+    parse=_parse_gstreamer, open=_open_pipeline, live=True, pipeline=lambda spec: spec.target, hint=gstreamer_note))
 
 
 def csi_pipeline(sensor: int = 0, width: int = 1280, height: int = 720, fps: int = 30, flip: int = 0) -> str:
@@ -147,23 +246,76 @@ def csi_pipeline(sensor: int = 0, width: int = 1280, height: int = 720, fps: int
             f"videoconvert ! video/x-raw, format=(string)BGR ! appsink drop=true max-buffers=1 sync=false")
 
 
-def source_pipeline(spec: SourceSpec) -> str | None:
-    """The GStreamer pipeline a spec opens, or None for sources OpenCV opens directly."""
-    if spec.kind == "csi":
-        o = spec.options
-        return csi_pipeline(spec.target, o.get("width", 1280), o.get("height", 720), o.get("fps", 30), o.get("flip", 0))
-    if spec.kind == "gstreamer":
-        return spec.target
-    return None
+def _parse_csi(uri: str) -> SourceSpec | None:
+    if _scheme(uri) != "csi":
+        return None
+    sensor, _, query = uri.split("://", 1)[1].partition("?")
+    if not sensor.isdigit():
+        raise SourceError(f"source {uri!r}: expected csi://N with a sensor number, e.g. csi://0?width=1280")
+    opts = _int_options(query, ("width", "height", "fps", "flip"), uri)
+    if opts.get("flip", 0) not in CSI_FLIPS:
+        raise SourceError(f"source {uri!r}: flip must be 0..7 (nvvidconv flip-method)")
+    return SourceSpec("csi", int(sensor), uri, opts)
+
+
+def _csi_spec_pipeline(spec: SourceSpec) -> str:
+    o = spec.options
+    return csi_pipeline(spec.target, o.get("width", 1280), o.get("height", 720), o.get("fps", 30), o.get("flip", 0))
+
+
+register(SourceKind(
+    name="csi", priority=20, example="csi://0?width=1280&height=720&fps=30&flip=2",
+    description="a Jetson CSI camera through GStreamer's nvarguscamerasrc (flip: nvvidconv flip-method 0..7)",
+    noun="csi://N", parse=_parse_csi, open=_open_pipeline, live=True, pipeline=_csi_spec_pipeline,
+    hint=gstreamer_note))
+
+
+def _parse_stream(uri: str) -> SourceSpec | None:
+    return SourceSpec("stream", uri, uri) if _scheme(uri) in STREAM_SCHEMES else None
+
+
+def _open_stream(spec: SourceSpec) -> VideoReader:
+    # FFmpeg's own log lines may quote the URL with its password; silence them (read on first use).
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    return VideoReader(spec, cv2.VideoCapture(spec.target, cv2.CAP_FFMPEG))
+
+
+register(SourceKind(
+    name="stream", priority=30, example="rtsp://user:pass@host/path",
+    description=f"a network stream ({', '.join(STREAM_SCHEMES)}), reopened with backoff when it drops; "
+                "credentials are never shown", noun="an rtsp:// URL",
+    parse=_parse_stream, open=_open_stream, live=True, hint="is the stream reachable and the URL right?"))
+
+
+def _parse_camera(uri: str) -> SourceSpec | None:
+    base, _, query = uri.partition("?")
+    if _scheme(uri) or not (base.isdigit() or re.fullmatch(r"/dev/video\d+", base)):
+        return None
+    opts = _int_options(query, ("width", "height", "fps"), uri)
+    return SourceSpec("camera", int(base) if base.isdigit() else base, uri, opts)
+
+
+def _open_camera(spec: SourceSpec) -> VideoReader:
+    cap = cv2.VideoCapture(spec.target, cv2.CAP_V4L2 if hasattr(cv2, "CAP_V4L2") else cv2.CAP_ANY)
+    for key, prop in (("width", cv2.CAP_PROP_FRAME_WIDTH), ("height", cv2.CAP_PROP_FRAME_HEIGHT),
+                      ("fps", cv2.CAP_PROP_FPS)):
+        if key in spec.options:
+            cap.set(prop, spec.options[key])
+    cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # the driver's queue would add latency
+    return VideoReader(spec, cap)
+
+
+register(SourceKind(
+    name="camera", priority=40, example="0, /dev/video0?width=640&height=480&fps=30",
+    description="a V4L2 camera by index or device", noun="a camera index, /dev/videoN",
+    parse=_parse_camera, open=_open_camera, live=True,
+    hint="is the camera connected and free (not used by another program)?"))
 
 
 class FolderReader:
-    """Images of a folder (or one image), in name order, as frames."""
+    """Image files, in the order given, as frames."""
 
-    def __init__(self, path: Path):
-        files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file() and is_image_file(p))
-        if not files:
-            raise SourceError(f"source {str(path)!r}: the folder has no images")
+    def __init__(self, files: list[Path]):
         self.files = files
         self.position = 0
         first = read_image(files[0])
@@ -181,58 +333,38 @@ class FolderReader:
         self.position = len(self.files)
 
 
-class VideoReader:
-    """Anything ``cv2.VideoCapture`` opens: files, cameras, streams and GStreamer pipelines."""
-
-    def __init__(self, spec: SourceSpec):
-        self.spec = spec
-        self.cap = _open_video_capture(spec)
-        w, h = int(self.cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        fps = float(self.cap.get(cv2.CAP_PROP_FPS) or 0.0)
-        count = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        self.size = (w, h) if w > 0 and h > 0 else None
-        self.fps = fps if 0 < fps < 1000 else None
-        self.num_frames = count if spec.kind == "file" and count > 0 else None
-
-    def read(self) -> np.ndarray | None:
-        ok, frame = self.cap.read()
-        return frame if ok and frame is not None else None
-
-    def close(self) -> None:
-        self.cap.release()
+def _parse_folder(uri: str) -> SourceSpec | None:
+    path = Path(uri)
+    if _scheme(uri) or not (path.is_dir() or (path.is_file() and is_image_file(path))):
+        return None
+    return SourceSpec("folder", path, uri)
 
 
-def _open_video_capture(spec: SourceSpec) -> cv2.VideoCapture:
-    pipeline = source_pipeline(spec)
-    if pipeline is not None:
-        if not has_gstreamer():
-            raise SourceError(f"cannot open source {spec.display!r}: {gstreamer_note()}")
-        cap = cv2.VideoCapture(pipeline, cv2.CAP_GSTREAMER)
-    elif spec.kind == "camera":
-        cap = cv2.VideoCapture(spec.target, cv2.CAP_V4L2 if hasattr(cv2, "CAP_V4L2") else cv2.CAP_ANY)
-        for key, prop in (("width", cv2.CAP_PROP_FRAME_WIDTH), ("height", cv2.CAP_PROP_FRAME_HEIGHT),
-                          ("fps", cv2.CAP_PROP_FPS)):
-            if key in spec.options:
-                cap.set(prop, spec.options[key])
-        cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # the driver's queue would add latency
-    elif spec.kind == "stream":
-        # FFmpeg's own log lines may quote the URL with its password; silence them (read on first use).
-        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-        cap = cv2.VideoCapture(spec.target, cv2.CAP_FFMPEG)
-    else:
-        cap = cv2.VideoCapture(str(spec.target))
-    if not cap.isOpened():
-        cap.release()
-        why = {"camera": "is the camera connected and free (not used by another program)?",
-               "stream": "is the stream reachable and the URL right?",
-               "file": "is it a video OpenCV's FFmpeg can decode?"}.get(spec.kind, gstreamer_note())
-        raise SourceError(f"cannot open source {spec.display!r}: {why}")
-    return cap
+def _open_folder(spec: SourceSpec) -> FolderReader:
+    path: Path = spec.target
+    files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file() and is_image_file(p))
+    if not files:
+        raise _cannot_open(spec)
+    return FolderReader(files)
 
 
-def open_reader(spec: SourceSpec) -> FolderReader | VideoReader:
-    """Open ``spec``; raise SourceError with a one-line reason when it cannot be opened."""
-    return FolderReader(spec.target) if spec.kind == "folder" else VideoReader(spec)
+register(SourceKind(
+    name="folder", priority=50, example="frames/, photo.jpg",
+    description="a folder of images in name order, or one image", noun="an image folder",
+    parse=_parse_folder, open=_open_folder, hint="the folder has no images"))
+
+
+def _parse_file(uri: str) -> SourceSpec | None:
+    path = Path(uri)
+    return SourceSpec("file", path, uri) if not _scheme(uri) and path.is_file() else None
+
+
+register(SourceKind(
+    name="file", priority=60, example="drive.mp4",
+    description="a video file, played in real time like a camera (--no-drop: every frame, as fast as "
+                "possible)", noun="a video file",
+    parse=_parse_file, open=lambda spec: VideoReader(spec, cv2.VideoCapture(str(spec.target))), paced=True,
+    hint="is it a video OpenCV's FFmpeg can decode?"))
 
 
 @dataclass(frozen=True)
@@ -264,7 +396,7 @@ class Capture:
         self.backoff_s, self.max_backoff_s, self.opener = backoff_s, max_backoff_s, opener
         self.reader = opener(spec)  # open here so that a bad source fails in the caller's thread
         self.size, self.fps, self.num_frames = self.reader.size, self.reader.fps, self.reader.num_frames
-        self.realtime = drop and spec.kind == "file" and bool(self.fps)
+        self.realtime = drop and spec.entry.paced and bool(self.fps)
         self.captured = self.dropped = self.reconnected = 0
         self.end_reason: str | None = None
         self.error: BaseException | None = None

@@ -7,21 +7,27 @@ from pathlib import Path
 
 import click
 
+from edgetl.camera.sources import source_kinds
 from edgetl.cli.backend_options import BackendCommand
 
 SOURCE_LOST_EXIT = 3  # the summary is printed and files are complete, but the camera went away
 
 EPILOG = """\b
-SOURCE is a camera index (0) or /dev/videoN, csi://0?width=1280&height=720&fps=30&flip=2,
-rtsp://user:pass@host/path (reopened with backoff when it drops; credentials are never shown),
-a video file, an image folder, or a GStreamer pipeline ending in appsink.
-\b
 Stop with q in the window or Ctrl-C: a summary of p50/p90/p99 per stage and the FPS is printed
 and every file written is complete. Exit status 3 means a live source stopped delivering.
 """
 
 
-@click.command("run", cls=BackendCommand, epilog=EPILOG)
+class RunCommand(BackendCommand):
+    """``edgetl run``: backend options and the list of camera sources come from their registries."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("SOURCE is one of (recognised in this order)"):
+            formatter.write_dl([(kind.example, kind.description) for kind in source_kinds()])
+        super().format_epilog(ctx, formatter)
+
+
+@click.command("run", cls=RunCommand, epilog=EPILOG)
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("source")
 @click.option("--roi", metavar="X,Y,W,H", help="Recognise only this region of each frame (pixels).")

@@ -17,10 +17,11 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
+from edgetl.data.groundtruth import ground_truth_path, ground_truth_record
 from edgetl.data.roadsign_draw import SIGN_CLASSES, render_sign
 from edgetl.data.roadsign_scene import backgrounds, draw_post, paste_sign, sign_quad
 from edgetl.errors import DataError
-from edgetl.fileio import atomic_path, read_json, write_json
+from edgetl.fileio import atomic_path, write_json
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +60,7 @@ class Pass:
     seed: int
 
 
-def gt_path_for(video: str | os.PathLike) -> Path:
-    """``drive.mp4`` -> ``drive.gt.json``."""
-    video = Path(video)
-    return video.with_name(video.stem + ".gt.json")
+gt_path_for = ground_truth_path  # the generator's name for it, as its callers import it
 
 
 def plan_passes(cfg: VideoConfig) -> list[Pass]:
@@ -188,35 +186,10 @@ def generate_video(out: str | os.PathLike, cfg: VideoConfig, overwrite: bool = F
                     progress(1)
         finally:
             writer.release()
-    truth = {
-        "video": out.name, "fps": cfg.fps, "width": cfg.width, "height": cfg.height, "num_frames": len(frames),
-        "classes": list(cfg.class_names()), "seed": cfg.seed, "generator_version": VIDEO_GENERATOR_VERSION,
-        "synthetic": True, "frames": frames,
-    }
+    truth = ground_truth_record(out.name, cfg.fps, cfg.width, cfg.height, cfg.class_names(), frames,
+                                synthetic=True, seed=cfg.seed, generator_version=VIDEO_GENERATOR_VERSION)
     write_json(gt, truth)
     labelled = sum(fr["label"] is not None for fr in frames)
     log.info("wrote %s: %d frames, %d with a recognisable sign", out, len(frames), labelled)
     return truth
 
-
-def load_ground_truth(path: str | os.PathLike) -> dict:
-    """Read a ``.gt.json`` (or the ground truth beside a video) and check its shape."""
-    path = Path(path)
-    if path.suffix.lower() != ".json":
-        path = gt_path_for(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no ground-truth file (expected NAME.gt.json beside NAME.mp4)")
-    try:
-        gt = read_json(path)
-    except ValueError as exc:
-        raise DataError(f"{path} is not valid JSON: {exc}") from None
-    keys = ("video", "fps", "width", "height", "num_frames", "classes", "frames")
-    missing = [k for k in keys if k not in gt]
-    if missing:
-        raise DataError(f"{path} lacks {', '.join(missing)}: not an edgetl ground-truth file")
-    if len(gt["frames"]) != gt["num_frames"]:
-        raise DataError(f"{path}: num_frames is {gt['num_frames']} but {len(gt['frames'])} frames are listed")
-    for fr in gt["frames"]:
-        if fr.get("label") is not None and fr["label"] not in gt["classes"]:
-            raise DataError(f"{path}: frame {fr.get('frame')} has label {fr['label']!r}, not one of its classes")
-    return gt

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from edgetl.bench.timing import Budget, interleaved, measure, paired_ratio, summarize
+from edgetl.bench.timing import Budget, interleaved, measure, paired_ratio, summarize, summarize_ms
 from edgetl.errors import EdgetlError
 
 
@@ -27,6 +27,15 @@ def test_a_slow_tail_shows_in_p99_not_in_p50():
     assert s.p50_ms == pytest.approx(10.0)
     assert s.p99_ms > 100
     assert s.mean_ms > s.p50_ms
+
+
+def test_millisecond_summary_is_the_same_statistics_in_short_form():
+    ms = [4.0, 1.0, 3.0, 2.0, 100.0]  # a camera stage: one slow frame
+    short = summarize_ms(ms)
+    full = summarize(np.asarray(ms) * 1e6)
+    assert list(short) == ["p50", "p90", "p99", "mean", "min"]
+    assert short == {"p50": 3.0, "p90": round(full.p90_ms, 3), "p99": round(full.p99_ms, 3), "mean": 22.0, "min": 1.0}
+    assert summarize_ms([1 / 3])["mean"] == 0.333
 
 
 def test_iteration_budget_times_exactly_that_many_calls():

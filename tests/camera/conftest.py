@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from edgetl.data.groundtruth import ground_truth_path, ground_truth_record
 from helpers import draw_class_image
 
 CLASSES = ["circle_red", "square_green", "triangle_blue"]
@@ -25,9 +26,8 @@ def write_clip(path: Path, sequence: list[int | None], size: int = 64, fps: floa
         frames.append({"frame": i, "label": None if c is None else CLASSES[c],
                        "box": None if c is None else [0, 0, size, size]})
     writer.release()
-    gt = {"video": path.name, "fps": fps, "width": size, "height": size, "num_frames": len(sequence),
-          "classes": CLASSES, "synthetic": True, "frames": frames}
-    path.with_name(path.stem + ".gt.json").write_text(json.dumps(gt))
+    gt = ground_truth_record(path.name, fps, size, size, CLASSES, frames, synthetic=True)
+    ground_truth_path(path).write_text(json.dumps(gt))
     return path
 
 

@@ -1,14 +1,12 @@
-"""Ground truth is read strictly, and the rates say what a user would count by hand."""
+"""The rates say what a user would count by hand (reading ground truth: tests/data/test_groundtruth.py)."""
 
 from __future__ import annotations
 
 import json
 
-import pytest
-
-from edgetl.camera.score import Scorer, default_ground_truth_path, format_report, load_ground_truth
+from edgetl.camera.score import Scorer, format_report
 from edgetl.camera.smoothing import UNKNOWN
-from edgetl.errors import DataError
+from edgetl.data.groundtruth import load_ground_truth
 
 
 def write_gt(path, labels):
@@ -34,22 +32,3 @@ def test_rates_count_frames_with_and_without_a_sign(tmp_path):
     text = "\n".join(format_report(r))
     assert "2/3 = 66.7%" in text and "1/3 = 33.3%" in text and "--no-drop" in text and "speed_50" in text
 
-
-def test_default_path_sits_beside_the_video(tmp_path):
-    assert default_ground_truth_path(tmp_path / "drive.mp4") == tmp_path / "drive.gt.json"
-
-
-@pytest.mark.parametrize("content, words", [
-    ("not json", "not readable JSON"),
-    ('{"frames": [{"label": "stop"}]}', r"frames\[0\]"),
-    ('{"frames": [{"frame": 0, "label": "stop", "box": [5, 5, 1, 1]}]}', "empty"),
-    ('[1, 2]', "'frames' list"),
-])
-def test_malformed_ground_truth_is_refused_in_one_line(tmp_path, content, words):
-    p = tmp_path / "bad.gt.json"
-    p.write_text(content)
-    with pytest.raises(DataError, match=words) as err:
-        load_ground_truth(p)
-    assert "\n" not in str(err.value)
-    with pytest.raises(DataError, match="no such ground-truth file"):
-        load_ground_truth(tmp_path / "none.gt.json")
