@@ -100,7 +100,8 @@ def scan_folder(root: Path, classes: Sequence[str]) -> list[Sample]:
 
 
 def make_calibration_set(samples: Sequence[Sample], classes: Sequence[str], source: str,
-                         size: int = DEFAULT_SIZE, seed: int = DEFAULT_SEED, min_images: int = MIN_IMAGES) -> CalibrationSet:
+                         size: int = DEFAULT_SIZE, seed: int = DEFAULT_SEED,
+                         min_images: int = MIN_IMAGES) -> CalibrationSet:
     """Sample class-stratified, check there are enough, hash every image."""
     chosen = select_stratified(samples, size, seed)
     if len(chosen) < min_images:
@@ -166,7 +167,8 @@ def pick_calibration_set(source: str | os.PathLike | None, data: SplitData | Non
             return read_manifest(src, labels)
         return make_calibration_set(scan_folder(src, labels), labels, str(source), size, seed, min_images)
     if data is None:
-        raise DataError("INT8 needs calibration images, but the run records no data root: pass --calib DIR or --data DIR")
+        raise DataError("INT8 needs calibration images, but the run records no data root: "
+                        "pass --calib DIR or --data DIR")
     if data.splits.get("calib"):
         return make_calibration_set(data.splits["calib"], labels, f"{data.root} (calib split)", size, seed, min_images)
     log.warning("%s has no calib/ split: calibrating on train images (never on %s, which judges the result)",

@@ -57,7 +57,8 @@ def test_each_method_brings_its_calibration_batching(tiny_data):
 
 def test_presets_are_frozen_and_checked():
     trt = get_target("tensorrt")
-    assert trt.to_dict()["extra_options"] == {"AddQDQPairToWeight": True, "DedicatedQDQPair": True, "QuantizeBias": False}
+    assert trt.to_dict()["extra_options"] == {"AddQDQPairToWeight": True, "DedicatedQDQPair": True,
+                                              "QuantizeBias": False}
     with pytest.raises(TypeError):
         trt.extra_options["QuantizeBias"] = True  # a preset cannot drift between runs
     assert "extra_options" not in get_target("cpu").to_dict() and set(TARGETS.names()) == {"cpu", "tensorrt"}
