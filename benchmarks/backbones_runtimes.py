@@ -17,8 +17,9 @@ from pathlib import Path
 from edgetl.bench import BenchConfig, bench_models
 from edgetl.bench.report import environment_lines
 from edgetl.data.folders import load_dataset
+from edgetl.data.images import load_images
 from edgetl.errors import WeightsError
-from edgetl.export.evaluate import accuracy, load_images, predict_logits
+from edgetl.export.evaluate import accuracy, predict_logits
 from edgetl.export.pipeline import ExportConfig, export_run
 from edgetl.fileio import write_json, write_text
 from edgetl.runtime import open_runner

@@ -21,10 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from edgetl.export import calibration as cal
-from edgetl.export.evaluate import accuracy, load_images, measure_latency, predict_logits, reference_logits
+from edgetl.data.images import load_images
+from edgetl.export.evaluate import accuracy, measure_latency, predict_logits, reference_logits
 from edgetl.export.pipeline import ExportConfig, calibration_set, export_run, open_data
-from edgetl.export.quantize import TargetPreset, prepare_for_quantization, quantize_int8
+from edgetl.export.quantize import (METHODS, TargetPreset, calibration_reader, get_target, prepare_for_quantization,
+                                    quantize_int8)
 from edgetl.fileio import write_json, write_text
 from edgetl.runtime.onnxruntime_runner import OnnxRuntimeRunner, read_onnx_info
 
@@ -94,15 +95,15 @@ def main() -> None:
         prepared = prepare_for_quantization(fp32, d / "prepared.onnx")
         calib_images = load_images(calib.samples, info.preprocess)
         models = {"fp32": fp32}
-        variants = [(f, "minmax") for f in FORMS] + [("qdq_u8s8_reduce_range", m) for m in ("entropy", "percentile")]
-        variants += [("tensorrt", m) for m in ("minmax", "entropy", "percentile")]
+        variants = [(f, "minmax") for f in FORMS] + [("qdq_u8s8_reduce_range", m) for m in METHODS if m != "minmax"]
+        variants += [("tensorrt", m) for m in METHODS]
         variants += [("qdq_s8s8", "minmax@reference")]
         for form, method in variants:
             name = f"{form}/{method}"
             reference = form == "tensorrt" or method.endswith("@reference")
             method = method.split("@")[0]
-            preset = TargetPreset.tensorrt() if form == "tensorrt" else TargetPreset(name=form, **FORMS[form])
-            reader = cal.OrtCalibrationReader(calib_images, batch_size=16 if method == "minmax" else 1)
+            preset = get_target("tensorrt") if form == "tensorrt" else TargetPreset(name=form, **FORMS[form])
+            reader = calibration_reader(calib_images, method)
             out = d / (name.replace("/", "_").replace("@", "_") + ".onnx")
             quantize_int8(prepared, out, reader, preset, method)
             row = {"form": form, "method": method, "preset": preset.to_dict(),

@@ -21,6 +21,9 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 SCHEMA_VERSION = 1
 
 RESIZE_MODES = ("stretch", "shorter")
+# Resize filters (edgetl.preprocess maps each to OpenCV's): "area" is box filtering when shrinking and
+# bilinear when enlarging, free of aliasing either way; "linear" and "cubic" use one filter both ways.
+INTERPOLATIONS = ("area", "linear", "cubic")
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,9 @@ class Preprocess:
 
     ``resize_mode`` "stretch" resizes the whole image to ``resize`` x ``resize`` (what sign crops want:
     the sign fills the crop); "shorter" resizes the shorter side to ``resize`` keeping the aspect ratio
-    and then crops the centre square. Then the centre ``size`` x ``size`` is taken.
+    and then crops the centre square. Then the centre ``size`` x ``size`` is taken. ``interpolation``
+    names the resize filter (one of ``INTERPOLATIONS``); artifacts written before it was recorded
+    used "area".
     """
 
     size: int = 224
@@ -39,12 +44,15 @@ class Preprocess:
     std: tuple[float, float, float] = IMAGENET_STD
     color: str = "RGB"
     layout: str = "NCHW"
+    interpolation: str = "area"
 
     def __post_init__(self) -> None:
         if self.resize < self.size:
             raise ModelError(f"preprocess: resize {self.resize} is smaller than the input size {self.size}")
         if self.resize_mode not in RESIZE_MODES:
             raise ModelError(f"preprocess: resize_mode {self.resize_mode!r} is not one of {RESIZE_MODES}")
+        if self.interpolation not in INTERPOLATIONS:
+            raise ModelError(f"preprocess: interpolation {self.interpolation!r} is not one of {INTERPOLATIONS}")
         if self.color not in ("RGB", "BGR"):
             raise ModelError(f"preprocess: colour order {self.color!r} is not RGB or BGR")
 
@@ -138,6 +146,7 @@ class ModelInfo:
             "std": json.dumps(list(p.std)),
             "color_order": p.color,
             "resize": f"{p.resize_mode}:{p.resize}",
+            "interpolation": p.interpolation,
             "edgetl_version": self.edgetl_version,
         }
 

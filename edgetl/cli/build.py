@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from edgetl.data.calibration import DEFAULT_SIZE as DEFAULT_CALIB_SIZE
 from edgetl.trt.options import PRECISIONS, BatchProfile, BuildError, BuildOptions
 
 
@@ -34,7 +35,7 @@ def _batch(ctx, param, value: str) -> BatchProfile:
               help="Load layer timings from this file if it exists and save them after the build (faster rebuilds).")
 @click.option("--calib", type=click.Path(exists=True), default=None,
               help="TensorRT 8.x implicit INT8 only: calibration folder or manifest, as for 'edgetl export --int8'.")
-@click.option("--calib-size", type=click.IntRange(1), default=300, show_default=True,
+@click.option("--calib-size", type=click.IntRange(1), default=DEFAULT_CALIB_SIZE, show_default=True,
               help="Images sampled class-stratified from a --calib folder.")
 @click.option("--rebuild-stale", is_flag=True,
               help="Keep an existing engine that is up to date; build only when it is missing or stale.")

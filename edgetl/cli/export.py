@@ -3,8 +3,54 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import click
+
+from edgetl.data.calibration import DEFAULT_SEED, DEFAULT_SIZE
+from edgetl.export.quantize import DEFAULT_TARGET, METHODS, TARGETS
+from edgetl.registry import Registry
+
+
+class RegistryChoice(click.Choice):
+    """The names in a registry, read each time click asks: an entry registered after import is offered too."""
+
+    def __init__(self, registry: Registry):
+        self.registry = registry
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return self.registry.names()
+
+    @choices.setter
+    def choices(self, _value) -> None:  # click.Choice.__init__ assigns; the registry is the only source
+        pass
+
+
+class RegistryOption(click.Option):
+    """An option choosing a registry entry; its help is written from the entries when it is shown."""
+
+    def __init__(self, *args, registry: Registry, describe: Callable[[], str], **attrs):
+        super().__init__(*args, type=RegistryChoice(registry), **attrs)
+        self.describe = describe
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        self.help = self.describe()
+        return super().get_help_record(ctx)
+
+
+def _entries(registry: Registry) -> str:
+    return "; ".join(f"'{name}' = {entry.description}" for name, entry in registry.items())
+
+
+def _target_help() -> str:
+    return f"INT8 preset: {_entries(TARGETS)}."
+
+
+def _method_help() -> str:
+    defaults = ", ".join(f"{name}: {t.default_method}" for name, t in TARGETS.items())
+    return f"Calibration method: {_entries(METHODS)}. [default: the target's measured best ({defaults})]"
 
 
 def _pct(x) -> str:
@@ -42,14 +88,13 @@ def summary_table(report: dict) -> str:
 @click.option("--no-verify", "no_verify", is_flag=True,
               help="Skip the onnxruntime-vs-torch parity check on validation images (not recommended).")
 @click.option("--int8", is_flag=True, help="Also write model.int8.onnx (Q/DQ), gated on accuracy and speed.")
-@click.option("--target", type=click.Choice(["cpu", "tensorrt"]), default="cpu", show_default=True,
-              help="INT8 preset: 'tensorrt' = symmetric INT8, zero points 0; 'cpu' = fastest accurate form for onnxruntime.")
-@click.option("--method", type=click.Choice(["minmax", "entropy", "percentile"]), default=None,
-              help="Calibration method [default: the target's measured best, minmax].")
+@click.option("--target", cls=RegistryOption, registry=TARGETS, describe=_target_help, default=DEFAULT_TARGET,
+              show_default=True)
+@click.option("--method", cls=RegistryOption, registry=METHODS, describe=_method_help, default=None)
 @click.option("--calib", type=click.Path(exists=True, path_type=Path), default=None,
               help="Calibration images: a folder (class folders or plain images) or a manifest JSON "
                    "[default: the run data's calib/ split].")
-@click.option("--calib-size", default=300, show_default=True, type=click.IntRange(min=1),
+@click.option("--calib-size", default=DEFAULT_SIZE, show_default=True, type=click.IntRange(min=1),
               help="Images sampled class-stratified for calibration.")
 @click.option("--max-drop", default=0.5, show_default=True, type=click.FloatRange(min=0),
               help="Largest top-1 loss allowed for INT8, in percentage points.")
@@ -59,7 +104,7 @@ def summary_table(report: dict) -> str:
               help="Data root [default: the one in RUN/config.json].")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1),
               help="onnxruntime threads for the latency measurement.")
-@click.option("--seed", default=0, show_default=True, help="Seed of the calibration sampling.")
+@click.option("--seed", default=DEFAULT_SEED, show_default=True, help="Seed of the calibration sampling.")
 def export(run: Path, opset: int, softmax: bool, no_verify: bool, int8: bool, target: str, method: str | None,
            calib: Path | None, calib_size: int, max_drop: float, eval_split: str, data: Path | None,
            threads: int, seed: int) -> None:

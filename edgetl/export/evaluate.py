@@ -1,7 +1,7 @@
 """Evaluate exported models on labelled images: parity with torch, accuracy, agreement, latency.
 
-Images go through ``edgetl.preprocess`` (ROI crop, resize, colour order, normalise): the tensors
-the gates judge are the tensors the deployed model will see.
+The images are an ``edgetl.data.images.ImageSet``: they went through the deploy-side preprocessing,
+so the tensors the gates judge are the tensors the deployed model will see.
 """
 
 from __future__ import annotations
@@ -10,46 +10,18 @@ import contextlib
 import logging
 import os
 from dataclasses import dataclass
-from typing import Iterator, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from edgetl.bench.timing import Budget, interleaved, warm_up
-from edgetl.data.folders import Sample
+from edgetl.data.images import ImageSet
 from edgetl.errors import ExportError
-from edgetl.preprocess import normalize, prepare_uint8, read_image
 from edgetl.runtime import open_runner
-from edgetl.spec import Preprocess
 
 log = logging.getLogger(__name__)
 
 PARITY_MAX_ABS = 1e-4
-
-
-@dataclass(frozen=True)
-class ImageSet:
-    """Preprocessed images (uint8, model colour order) with their labels; normalised per batch."""
-
-    images: np.ndarray  # (N, S, S, 3) uint8
-    labels: np.ndarray  # (N,) int64, -1 where unknown
-    preprocess: Preprocess
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def batches(self, batch_size: int = 32) -> Iterator[np.ndarray]:
-        """Model-ready float32 batches (N, 3, S, S)."""
-        for i in range(0, len(self), batch_size):
-            yield normalize(self.images[i : i + batch_size], self.preprocess)
-
-
-def load_images(samples: Sequence[Sample], preprocess: Preprocess) -> ImageSet:
-    """Read and prepare ``samples`` (DataError names an unreadable file)."""
-    s = preprocess.size
-    images = np.empty((len(samples), s, s, 3), np.uint8)
-    for i, smp in enumerate(samples):
-        images[i] = prepare_uint8(read_image(smp.path), preprocess, smp.roi)
-    return ImageSet(images, np.array([smp.label for smp in samples], np.int64), preprocess)
 
 
 def predict_logits(runner, images: ImageSet, batch_size: int = 32) -> np.ndarray:

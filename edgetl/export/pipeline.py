@@ -20,14 +20,15 @@ import torch
 
 from edgetl import __version__
 from edgetl.checkpoint import load_model
+from edgetl.data import calibration as cal
 from edgetl.data.folders import Sample, SplitData, load_dataset
+from edgetl.data.images import ImageSet, load_images
 from edgetl.errors import DataError, ExportError
-from edgetl.export import calibration as cal
-from edgetl.export.evaluate import (ImageSet, accuracy, check_parity, load_images, measure_latency, predict_logits,
-                                    reference_logits)
+from edgetl.export.evaluate import accuracy, check_parity, measure_latency, predict_logits, reference_logits
 from edgetl.export.onnx_export import DEFAULT_OPSET, build_onnx, set_metadata, sidecar_path, write_onnx
-from edgetl.export.quantize import (TargetPreset, cache_file, cache_key, check_opset, get_target,
-                                    prepare_for_quantization, quantization_summary, quantize_int8)
+from edgetl.export.quantize import (DEFAULT_TARGET, TargetPreset, cache_file, cache_key, calibration_reader,
+                                    check_opset, get_method, get_target, prepare_for_quantization,
+                                    quantization_summary, quantize_int8)
 from edgetl.export.sensitivity import rank_sensitive_nodes
 from edgetl.fileio import read_json, sha256_file, write_json
 from edgetl.runtime.onnxruntime_runner import OnnxRuntimeRunner
@@ -50,7 +51,7 @@ class ExportConfig:
     softmax: bool = False
     verify: bool = True
     int8: bool = False
-    target: str = "cpu"
+    target: str = DEFAULT_TARGET
     method: str | None = None  # None: the target preset's measured default
     calib: Path | None = None  # a folder or a manifest; None: the run data's calib/ split
     calib_size: int = cal.DEFAULT_SIZE
@@ -60,7 +61,7 @@ class ExportConfig:
     data: Path | None = None  # overrides the data root recorded in RUN/config.json
     threads: int = 1
     latency_iters: int = 50
-    seed: int = 0
+    seed: int = cal.DEFAULT_SEED
 
 
 @dataclass
@@ -174,18 +175,8 @@ def _fp32_report(cfg: ExportConfig, model, fp32: Path, info: ModelInfo, evalset:
 
 def calibration_set(cfg: ExportConfig, info: ModelInfo, data: SplitData | None) -> cal.CalibrationSet:
     """From --calib (folder or manifest), else the data's calib/ split, else (warned) its train split."""
-    kw = dict(size=cfg.calib_size, seed=cfg.seed, min_images=cfg.min_calib)
-    if cfg.calib is not None:
-        if Path(cfg.calib).is_file():
-            return cal.read_manifest(cfg.calib, info.labels)
-        return cal.make_calibration_set(cal.scan_folder(Path(cfg.calib), info.labels), info.labels, str(cfg.calib), **kw)
-    if data is None:
-        raise DataError("INT8 needs calibration images, but the run records no data root: pass --calib DIR or --data DIR")
-    if data.splits.get("calib"):
-        return cal.make_calibration_set(data.splits["calib"], info.labels, f"{data.root} (calib split)", **kw)
-    log.warning("%s has no calib/ split: calibrating on train images (never on %s, which judges the result)",
-                data.root, cfg.eval_split)
-    return cal.make_calibration_set(data.splits["train"], info.labels, f"{data.root} (train split)", **kw)
+    return cal.pick_calibration_set(cfg.calib, data, info.labels, size=cfg.calib_size, seed=cfg.seed,
+                                    min_images=cfg.min_calib, eval_split=cfg.eval_split)
 
 
 @dataclass
@@ -202,13 +193,12 @@ class _Trial:
 def _int8(cfg: ExportConfig, preset: TargetPreset, run: Path, stage: Path, fp32: Path, info: ModelInfo,
           data: SplitData | None, evalset: ImageSet | None, result: ExportResult) -> list[str]:
     """Calibrate, quantize, gate on accuracy (with the sensitivity search) and speed; names to commit."""
-    method = cfg.method or preset.default_method
+    method = get_method(cfg.method or preset.default_method).name
     if evalset is None:
         evalset = load_images(_eval_samples(data, cfg.eval_split, "the INT8 accuracy gate"), info.preprocess)
     calib = calibration_set(cfg, info, data)
     cal.write_manifest(stage / MANIFEST_NAME, calib, info.preprocess.to_dict(), cfg.seed)
-    # onnxruntime's histogram collectors (entropy, percentile) need equal batches: feed those one image at a time
-    reader = cal.OrtCalibrationReader(load_images(calib.samples, info.preprocess), batch_size=16 if method == "minmax" else 1)
+    reader = calibration_reader(load_images(calib.samples, info.preprocess), method)
     prepared = prepare_for_quantization(fp32, stage / "prepared.onnx")
     key = cache_key(sha256_file(fp32), calib.sha256, info.preprocess.to_dict(), method, preset)
     cache = cache_file(run / CACHE_DIR, key)

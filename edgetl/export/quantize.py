@@ -1,26 +1,63 @@
 """FP32 ONNX -> INT8 Q/DQ ONNX with onnxruntime.quantization, per target preset, with a range cache.
 
-Presets instead of string soup: ``TargetPreset.tensorrt()`` is what TensorRT's explicit quantization
-expects (symmetric signed INT8 activations and weights, zero points 0, Q/DQ pairs on float weights,
-per-channel weights); ``TargetPreset.cpu()`` is the form measured fastest *and* accurate with
-onnxruntime on an AVX2 x86 CPU without VNNI (see calibration/README.md and benchmarks/results/).
+Calibration methods (``METHODS``) and target presets (``TARGETS``) are registries: a new one is one
+``register_method`` / ``register_target`` call here, and the CLI's choices and help derive from them.
+Presets instead of string soup: ``tensorrt`` is what TensorRT's explicit quantization expects
+(symmetric signed INT8 activations and weights, zero points 0, Q/DQ pairs on float weights, per-channel
+weights); ``cpu`` is the form measured fastest *and* accurate with onnxruntime on an AVX2 x86 CPU
+without VNNI (see calibration/README.md and benchmarks/results/).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from types import MappingProxyType
+from typing import Any, Mapping, Sequence
 
+from edgetl.data.images import ImageSet
 from edgetl.errors import ExportError
 from edgetl.fileio import sha256_file, sha256_json
+from edgetl.registry import Registry
 
 log = logging.getLogger(__name__)
 
-METHODS = ("minmax", "entropy", "percentile")
 MIN_PER_CHANNEL_OPSET = 13  # QuantizeLinear/DequantizeLinear gained the per-channel ``axis`` in opset 13
+QUANT_FORMATS = ("qdq", "qoperator")
+QUANT_TYPES = ("int8", "uint8")
+
+
+@dataclass(frozen=True)
+class QuantMethod:
+    """A calibration method: what onnxruntime calls it and how calibration images are fed to it."""
+
+    name: str
+    ort_method: str  # member name of onnxruntime.quantization.CalibrationMethod
+    batch_size: int  # images per calibration batch
+    description: str  # one line, shown by 'edgetl export --help'
+
+
+METHODS: Registry[QuantMethod] = Registry("calibration method")
+
+
+def register_method(method: QuantMethod) -> QuantMethod:
+    """Add a calibration method; a second one under a taken name is refused."""
+    return METHODS.register(method.name, method)
+
+
+# onnxruntime's histogram collectors (entropy, percentile) need batches of one shape: they are fed one
+# image at a time. MinMax only keeps running extremes, so any batch works and 16 is faster.
+register_method(QuantMethod("minmax", "MinMax", 16, "smallest and largest activation seen"))
+register_method(QuantMethod("entropy", "Entropy", 1, "range whose clipped histogram loses the least information (KL)"))
+register_method(QuantMethod("percentile", "Percentile", 1, "range that clips the top 0.001% of activations"))
+
+
+def get_method(name: str) -> QuantMethod:
+    if name not in METHODS:
+        raise ExportError(f"unknown --method {name!r}: use one of {', '.join(METHODS)}")
+    return METHODS.get(name)
 
 
 @dataclass(frozen=True)
@@ -28,8 +65,9 @@ class TargetPreset:
     """How to quantize for one runtime; frozen so a preset cannot drift between runs."""
 
     name: str
-    quant_format: str = "qdq"  # "qdq" or "qoperator"
-    activation_type: str = "int8"  # "int8" or "uint8"
+    description: str = ""  # one line, shown by 'edgetl export --help'
+    quant_format: str = "qdq"  # one of QUANT_FORMATS
+    activation_type: str = "int8"  # one of QUANT_TYPES
     weight_type: str = "int8"
     activation_symmetric: bool = True
     weight_symmetric: bool = True
@@ -39,38 +77,54 @@ class TargetPreset:
     speed_gate: bool = False  # whether INT8 must be faster than FP32 on this machine
     # judge accuracy with Q/DQ executed as written (see evaluate.reference_logits), not with this CPU's kernels
     reference_numerics: bool = True
-    extra_options: dict[str, Any] = field(default_factory=dict)
+    extra_options: Mapping[str, Any] | None = None  # onnxruntime quantize_static extra_options
 
-    @classmethod
-    def tensorrt(cls) -> "TargetPreset":
-        # Q/DQ pairs on float weights, one pair per consumer and float biases: the explicit-quantization
-        # form TensorRT parses directly (it folds the weight Q/DQ itself and has no INT32 dequantize).
-        return cls("tensorrt", extra_options={"AddQDQPairToWeight": True, "DedicatedQDQPair": True,
-                                              "QuantizeBias": False})
-
-    @classmethod
-    def cpu(cls) -> "TargetPreset":
-        # U8 activations x S8 weights is the onnxruntime CPU fast path on AVX2; without VNNI its 16-bit
-        # intermediate sums saturate (6.5 points lost on MobileNetV2), which reduce_range (7-bit weights)
-        # prevents at the same 2x speed. S8S8 loses 10.8 points in QDQ form and is 4x slower than FP32 as
-        # QOperator on this CPU (benchmarks/results/export_int8.md).
-        return cls("cpu", activation_type="uint8", activation_symmetric=False, reduce_range=True, speed_gate=True,
-                   reference_numerics=False)
+    def __post_init__(self) -> None:
+        if self.quant_format not in QUANT_FORMATS:
+            raise ExportError(f"target {self.name!r}: format {self.quant_format!r} is not one of {QUANT_FORMATS}")
+        for kind in (self.activation_type, self.weight_type):
+            if kind not in QUANT_TYPES:
+                raise ExportError(f"target {self.name!r}: type {kind!r} is not one of {QUANT_TYPES}")
+        get_method(self.default_method)
+        if self.extra_options is not None:  # read-only, so the frozen preset stays what it was
+            object.__setattr__(self, "extra_options", MappingProxyType(dict(self.extra_options)))
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "format": self.quant_format, "activations": self.activation_type,
                 "weights": self.weight_type, "activation_symmetric": self.activation_symmetric,
                 "weight_symmetric": self.weight_symmetric, "reduce_range": self.reduce_range,
-                "per_channel": self.per_channel, **({"extra_options": self.extra_options} if self.extra_options else {})}
+                "per_channel": self.per_channel,
+                **({"extra_options": dict(self.extra_options)} if self.extra_options else {})}
 
 
-TARGETS = {"tensorrt": TargetPreset.tensorrt, "cpu": TargetPreset.cpu}
+TARGETS: Registry[TargetPreset] = Registry("target")
+
+
+def register_target(preset: TargetPreset) -> TargetPreset:
+    """Add a target preset; a second one under a taken name is refused."""
+    return TARGETS.register(preset.name, preset)
+
+
+# U8 activations x S8 weights is the onnxruntime CPU fast path on AVX2; without VNNI its 16-bit
+# intermediate sums saturate (6.5 points lost on MobileNetV2), which reduce_range (7-bit weights)
+# prevents at the same 2x speed. S8S8 loses 10.8 points in QDQ form and is 4x slower than FP32 as
+# QOperator on this CPU (benchmarks/results/export_int8.md).
+register_target(TargetPreset(
+    "cpu", "fastest accurate form for onnxruntime on a CPU (U8S8, reduce_range)", activation_type="uint8",
+    activation_symmetric=False, reduce_range=True, speed_gate=True, reference_numerics=False))
+# Q/DQ pairs on float weights, one pair per consumer and float biases: the explicit-quantization form
+# TensorRT parses directly (it folds the weight Q/DQ itself and has no INT32 dequantize).
+register_target(TargetPreset(
+    "tensorrt", "symmetric INT8, zero points 0: TensorRT's explicit quantization",
+    extra_options={"AddQDQPairToWeight": True, "DedicatedQDQPair": True, "QuantizeBias": False}))
+
+DEFAULT_TARGET = "cpu"
 
 
 def get_target(name: str) -> TargetPreset:
     if name not in TARGETS:
         raise ExportError(f"unknown --target {name!r}: use one of {', '.join(TARGETS)}")
-    return TARGETS[name]()
+    return TARGETS.get(name)
 
 
 def check_opset(opset: int, preset: TargetPreset) -> None:
@@ -103,14 +157,40 @@ def _ort_options(preset: TargetPreset, method: str) -> dict[str, Any]:
         "quant_format": QuantFormat.QDQ if preset.quant_format == "qdq" else QuantFormat.QOperator,
         "activation_type": types[preset.activation_type], "weight_type": types[preset.weight_type],
         "per_channel": preset.per_channel, "reduce_range": preset.reduce_range,
-        "calibrate_method": {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
-                             "percentile": CalibrationMethod.Percentile}[method],
+        "calibrate_method": getattr(CalibrationMethod, get_method(method).ort_method),
         "extra_options": {"ActivationSymmetric": preset.activation_symmetric,
                           "WeightSymmetric": preset.weight_symmetric,
                           # calibration itself symmetrises ranges only when activations are symmetric
                           "CalibTensorRangeSymmetric": preset.activation_symmetric,
-                          **preset.extra_options},
+                          **(preset.extra_options or {})},
     }
+
+
+class OrtCalibrationReader:
+    """Adapter: an ``ImageSet`` as onnxruntime's ``CalibrationDataReader`` (re-iterable via ``rewind``)."""
+
+    def __init__(self, images: ImageSet, input_name: str = "input", batch_size: int = 16):
+        self.images, self.input_name, self.batch_size = images, input_name, batch_size
+        self.rewind()
+
+    def rewind(self) -> None:
+        self._it = iter(self.images.batches(self.batch_size))
+
+    def get_next(self) -> dict | None:
+        batch = next(self._it, None)
+        return None if batch is None else {self.input_name: batch}
+
+    def __iter__(self):
+        self.rewind()
+        return iter(self.get_next, None)
+
+    def __len__(self) -> int:
+        return -(-len(self.images) // self.batch_size)
+
+
+def calibration_reader(images: ImageSet, method: str, input_name: str = "input") -> OrtCalibrationReader:
+    """``images`` fed to onnxruntime in the batches ``method`` needs."""
+    return OrtCalibrationReader(images, input_name, batch_size=get_method(method).batch_size)
 
 
 def cache_key(model_sha256: str, images_sha256: str, preprocess: dict[str, Any], method: str,
@@ -147,8 +227,7 @@ def quantize_int8(prepared: str | os.PathLike, out: str | os.PathLike, reader, p
     """Quantize the pre-processed FP32 model into ``out``; True if calibration ranges came from ``cache``."""
     from onnxruntime.quantization import quantize_static
 
-    if method not in METHODS:
-        raise ExportError(f"unknown --method {method!r}: use one of {', '.join(METHODS)}")
+    get_method(method)
     hit = cache is not None and _usable_cache(cache)
     log.info("quantizing (%s, %s%s, %d node(s) kept in float)", preset.name, method,
              ", cached ranges" if hit else "", len(nodes_to_exclude))

@@ -81,10 +81,3 @@ def augment(x: torch.Tensor, size: int, cfg: AugmentConfig, g: torch.Generator) 
             sigma = 0.4 + float(torch.rand(1, generator=g)) * 0.8
             x = torch.where(pick.view(n, 1, 1, 1), _blur(x, sigma), x)
     return x.clamp_(0, 1)
-
-
-def center(x: torch.Tensor, size: int) -> torch.Tensor:
-    """Eval: the centre ``size`` x ``size`` of (N, 3, R, R), as deploy-side preprocessing does."""
-    r = x.shape[-1]
-    o = (r - size) // 2
-    return x[..., o : o + size, o : o + size]

@@ -26,9 +26,10 @@ from edgetl import __version__, backbones, checkpoint, weights
 from edgetl.data.folders import SplitData, load_dataset
 from edgetl.errors import DataError, EdgetlError
 from edgetl.fileio import read_json, write_json, write_text
+from edgetl.preprocess import standardize_tensor, unit_tensor
 from edgetl.spec import ModelInfo, Preprocess
 from edgetl.train import augment as aug
-from edgetl.train.images import DecodedSplit, StreamingSplit, check_bad, decode_split, skip_none_collate
+from edgetl.train.images import DecodedSplit, StreamingSplit, check_bad, decode_split, eval_batch, skip_none_collate
 from edgetl.train.metrics import plot_confusion, summarize
 
 log = logging.getLogger(__name__)
@@ -181,8 +182,6 @@ class _Trainer:
             raise EdgetlError("--cache-features trains only the head in one process: drop --unfreeze-at / torchrun")
         self.channels_last = _use_channels_last(cfg, device)
         self.amp = device.type == "cuda"
-        self.mean = torch.tensor(self.pre.mean, device=device).view(1, 3, 1, 1)
-        self.std = torch.tensor(self.pre.std, device=device).view(1, 3, 1, 1)
         self.aug_cfg = aug.AugmentConfig(hflip=cfg.hflip)
 
     # --- model
@@ -226,13 +225,17 @@ class _Trainer:
 
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, factor)
 
-    # --- tensors
-    def normalise(self, x_uint8_nhwc: torch.Tensor) -> torch.Tensor:
-        x = x_uint8_nhwc.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255)
-        return x
+    # --- tensors: decoded uint8 (N, R, R, 3) -> model input, by edgetl.preprocess's functions
+    def eval_input(self, x_uint8_nhwc: torch.Tensor) -> torch.Tensor:
+        """Centre crop and normalisation exactly as every runtime computes them."""
+        return self._layout(eval_batch(x_uint8_nhwc, self.pre, self.device))
 
-    def finish(self, x01: torch.Tensor) -> torch.Tensor:
-        x = (x01 - self.mean) / self.std
+    def train_input(self, x_uint8_nhwc: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        """Augmented crop, normalised with the model's mean and std."""
+        x01 = unit_tensor(x_uint8_nhwc.to(self.device, non_blocking=True))
+        return self._layout(standardize_tensor(aug.augment(x01, self.pre.size, self.aug_cfg, g), self.pre))
+
+    def _layout(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     @torch.no_grad()
@@ -246,8 +249,7 @@ class _Trainer:
                     outs.append(head(features[i : i + batch].to(self.device)).argmax(1).cpu())
             else:
                 for imgs, _ in self._eval_batches(split, batch):
-                    x = self.finish(aug.center(self.normalise(imgs), self.pre.size))
-                    outs.append(self.model(x).argmax(1).cpu())
+                    outs.append(self.model(self.eval_input(imgs)).argmax(1).cpu())
         return torch.cat(outs).numpy() if outs else np.zeros(0, np.int64)
 
     def _eval_batches(self, split, batch: int):
@@ -273,7 +275,7 @@ class _Trainer:
         feats = []
         for imgs, _ in self._eval_batches(split, 256):
             with self._autocast():
-                feats.append(fn(self.finish(aug.center(self.normalise(imgs), self.pre.size))).float().cpu())
+                feats.append(fn(self.eval_input(imgs)).float().cpu())
         return torch.cat(feats)
 
     def _autocast(self):
@@ -305,8 +307,7 @@ class _Trainer:
             y = labels[idx].to(self.device)
             with self._autocast():
                 if feats is None:
-                    x = self.finish(aug.augment(self.normalise(self._gather(train, idx)), self.pre.size, self.aug_cfg, g))
-                    logits = net(x)
+                    logits = net(self.train_input(self._gather(train, idx), g))
                 else:
                     logits = net(feats[idx].to(self.device))
                 loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)

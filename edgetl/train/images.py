@@ -1,7 +1,8 @@
 """Decode a split once into memory (or stream it when it is too big), skipping unreadable images.
 
-What is stored is ``resize_square(crop_roi(image))`` in the model's colour order: the same steps as
-deploy-side preprocessing, so evaluation here sees exactly what a runtime will feed the model.
+What is stored is ``edgetl.preprocess.resized_uint8``: deploy-side preprocessing up to the crop. Eval
+batches then go through ``eval_batch`` (the same centre crop and normalisation), so evaluation here
+sees exactly what a runtime will feed the model.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import torch
 
 from edgetl.data.folders import Sample
 from edgetl.errors import DataError
-from edgetl.preprocess import crop_roi, read_image, resize_square, to_model_colour
+from edgetl.preprocess import center_crop, normalize_tensor, read_image, resized_uint8
 from edgetl.spec import Preprocess
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,13 @@ class BadImages:
 
 
 def load_one(sample: Sample, p: Preprocess) -> np.ndarray:
-    return to_model_colour(resize_square(crop_roi(read_image(sample.path), sample.roi), p), p)
+    return resized_uint8(read_image(sample.path), p, sample.roi)
+
+
+def eval_batch(images: torch.Tensor, p: Preprocess, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Decoded uint8 (N, R, R, 3) -> the model input a runtime computes for the same images, on ``device``:
+    ``edgetl.preprocess``'s centre crop and normalisation (its torch twin), float32 (N, 3, S, S)."""
+    return normalize_tensor(center_crop(images, p.size).to(device, non_blocking=True), p)
 
 
 class DecodedSplit:

@@ -14,6 +14,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgetl.data.calibration import DEFAULT_SEED, MIN_IMAGES, pick_calibration_set
+from edgetl.data.images import load_images
 from edgetl.errors import DataError, ModelError, RuntimeBackendError
 from edgetl.fileio import sha256_bytes, sha256_file, write_bytes
 from edgetl.onnxinfo import has_qdq, info_from_model, load_onnx
@@ -71,17 +73,11 @@ def profile_shapes(facts: GraphFacts, opts: BuildOptions, size: int, onnx_name: 
     return opts.batch.shapes(size)
 
 
-def calibration_source(source: str | os.PathLike, info: ModelInfo, size: int, batch: int):
+def calibration_source(source: str | os.PathLike, info: ModelInfo, size: int, batch: int,
+                       seed: int = DEFAULT_SEED, min_images: int = MIN_IMAGES):
     """The calibration set 'edgetl export --int8' would use for ``source`` (a folder of class folders or
     images, or a calibration manifest), as (its sha256, preprocessed batches of ``batch``)."""
-    from edgetl.export import calibration as cal
-    from edgetl.export.evaluate import load_images
-
-    src = Path(source)
-    if src.is_file():
-        cset = cal.read_manifest(src, info.labels)
-    else:
-        cset = cal.make_calibration_set(cal.scan_folder(src, info.labels), info.labels, str(src), size=size)
+    cset = pick_calibration_set(source, None, info.labels, size=size, seed=seed, min_images=min_images)
     if len(cset.samples) < batch:
         raise DataError(f"--calib {source}: {len(cset.samples)} images, fewer than one batch of {batch}")
     return cset.sha256, load_images(cset.samples, info.preprocess).batches(batch)

@@ -14,6 +14,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from edgetl.data.calibration import DEFAULT_SIZE as DEFAULT_CALIB_SIZE
 from edgetl.errors import EdgetlError
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ class BuildOptions:
     workspace_mib: int | None = None
     timing_cache: str | None = None
     calib: str | None = None  # calibration folder or manifest, as for 'edgetl export --int8' (TensorRT 8.x)
-    calib_size: int = 300
+    calib_size: int = DEFAULT_CALIB_SIZE
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -97,7 +98,7 @@ class BuildOptions:
         return cls(precision=d.get("precision", "auto"), batch=BatchProfile.parse(d.get("batch", "1")),
                    dla_core=d.get("dla_core"), workspace_mib=d.get("workspace_mib"),
                    timing_cache=d.get("timing_cache"), calib=d.get("calib"),
-                   calib_size=int(d.get("calib_size", 300)))
+                   calib_size=int(d.get("calib_size", DEFAULT_CALIB_SIZE)))
 
 
 @dataclass(frozen=True)

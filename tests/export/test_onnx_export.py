@@ -40,9 +40,25 @@ def test_metadata_and_sidecar_describe_the_model(fp32_run, tiny_model):
     got = read_onnx_info(run / "model.onnx")
     assert got.labels == info.labels and got.preprocess == info.preprocess and got.backbone == info.backbone
     assert got.source_sha256 == info.source_sha256 and got.precision == "fp32"
+    props = {q.key: q.value for q in onnx.load(str(run / "model.onnx")).metadata_props}
+    assert props["interpolation"] == info.preprocess.interpolation == "area"
     side = json.loads((run / "model.onnx.json").read_text())
     assert side["labels"] == list(info.labels) and side["export"]["opset"] == 17
+    assert side["preprocess"]["interpolation"] == "area"
     assert side["export"]["inputs"]["input"][1:] == [3, 32, 32]
+
+
+def test_checkpoint_from_before_interpolation_was_recorded_exports_with_the_area_rule(tiny_model, tmp_path):
+    import torch
+
+    from edgetl.export.onnx_export import export_onnx
+
+    payload = torch.load(tiny_model, map_location="cpu", weights_only=True)
+    del payload["info"]["preprocess"]["interpolation"]
+    torch.save(payload, tmp_path / "old.pt")
+    model, info = load_model(tmp_path / "old.pt")
+    assert info.preprocess.interpolation == "area"
+    assert read_onnx_info(export_onnx(model, info, tmp_path / "old.onnx")).preprocess == info.preprocess
 
 
 def test_onnx_predicts_like_torch_for_any_batch_size(fp32_run, tiny_data):

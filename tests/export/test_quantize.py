@@ -1,4 +1,5 @@
-"""INT8: target presets, the accuracy gate with its sensitivity search, the range cache, export.json."""
+"""INT8: methods and target presets as registry entries, the calibration reader, the accuracy gate with its
+sensitivity search, the range cache, export.json."""
 
 from __future__ import annotations
 
@@ -9,10 +10,17 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
+from edgetl.data.calibration import scan_folder
+from edgetl.data.images import load_images
 from edgetl.errors import ExportError
 from edgetl.export import ExportConfig, export_run
+from edgetl.export.quantize import (METHODS, TARGETS, OrtCalibrationReader, QuantMethod, TargetPreset,
+                                    calibration_reader, get_method, get_target)
 from edgetl.runtime import open_runner
 from edgetl.runtime.onnxruntime_runner import read_onnx_info
+from edgetl.spec import Preprocess
+
+CLASSES = ("circle_red", "square_green", "triangle_blue")
 
 
 def _zero_points(path) -> list[np.ndarray]:
@@ -20,6 +28,70 @@ def _zero_points(path) -> list[np.ndarray]:
     inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
     return [inits[n.input[2]] for n in m.graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")
             and len(n.input) > 2 and n.input[2] in inits]
+
+
+def _calib_images(tiny_data):
+    return load_images(scan_folder(tiny_data / "calib", CLASSES), Preprocess(size=32, resize=32))
+
+
+def test_reader_feeds_normalised_batches_and_rewinds(tiny_data):
+    reader = OrtCalibrationReader(_calib_images(tiny_data), batch_size=8)
+    first = [d["input"] for d in reader]
+    assert [b.shape[0] for b in first] == [8, 8, 2] and first[0].dtype == np.float32
+    assert len(reader) == 3
+    again = [d["input"] for d in reader]
+    assert np.array_equal(np.concatenate(first), np.concatenate(again))
+
+
+def test_each_method_brings_its_calibration_batching(tiny_data):
+    """onnxruntime's histogram collectors need equal batches: entropy and percentile get one image at a time."""
+    images = _calib_images(tiny_data)
+    sizes = {name: [d["input"].shape[0] for d in calibration_reader(images, name)] for name in METHODS}
+    assert sizes == {"minmax": [16, 2], "entropy": [1] * 18, "percentile": [1] * 18}
+    from onnxruntime.quantization import CalibrationMethod
+
+    assert all(hasattr(CalibrationMethod, m.ort_method) and m.description for m in METHODS.values())
+    with pytest.raises(ExportError, match="unknown --method 'kl': use one of minmax, entropy, percentile"):
+        get_method("kl")
+
+
+def test_presets_are_frozen_and_checked():
+    trt = get_target("tensorrt")
+    assert trt.to_dict()["extra_options"] == {"AddQDQPairToWeight": True, "DedicatedQDQPair": True,
+                                              "QuantizeBias": False}
+    with pytest.raises(TypeError):
+        trt.extra_options["QuantizeBias"] = True  # a preset cannot drift between runs
+    assert "extra_options" not in get_target("cpu").to_dict() and set(TARGETS.names()) == {"cpu", "tensorrt"}
+    with pytest.raises(ExportError, match="unknown --target 'gpu'"):
+        get_target("gpu")
+    with pytest.raises(ExportError, match="'int4' is not one of"):
+        TargetPreset("odd", activation_type="int4")
+    with pytest.raises(ExportError, match="unknown --method 'kl'"):
+        TargetPreset("odd", default_method="kl")
+
+
+def test_a_new_method_or_target_is_one_entry_and_reaches_the_cli(run_dir):
+    from click.testing import CliRunner
+
+    from edgetl.cli.main import cli
+
+    method = QuantMethod("minmax16", "MinMax", 16, "test entry: minmax under another name")
+    with METHODS.temporarily(method.name, method), TARGETS.temporarily("tensorrt_asym", TargetPreset(
+            "tensorrt_asym", "test entry: tensorrt with asymmetric activations", activation_symmetric=False,
+            default_method="minmax16")):
+        help_text = " ".join(CliRunner().invoke(cli, ["export", "--help"]).output.split())
+        assert "[cpu|tensorrt|tensorrt_asym]" in help_text and "minmax16" in help_text and "tensorrt_asym" in help_text
+        assert "test entry: tensorrt with asymmetric activations" in help_text
+        res = CliRunner().invoke(cli, ["export", str(run_dir), "--int8", "--target", "tensorrt_asym",
+                                           "--max-drop", "100"], catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+        rep = json.loads((run_dir / "export.json").read_text())["int8"]
+        assert rep["target"] == "tensorrt_asym" and rep["method"] == "minmax16"
+        assert not rep["preset"]["activation_symmetric"]
+    help_text = CliRunner().invoke(cli, ["export", "--help"]).output
+    assert "minmax16" not in help_text and "tensorrt_asym" not in help_text
+    res = CliRunner().invoke(cli, ["export", str(run_dir), "--int8", "--target", "tensorrt_asym"])
+    assert res.exit_code == 2 and "'tensorrt_asym' is not one of" in res.output
 
 
 def test_export_json_has_the_documented_fields(int8_run):

@@ -74,7 +74,7 @@ def test_trt8_implicit_int8_calibrates_on_the_export_calibration_set(fake_trt, o
     monkeypatch.setattr(torch.Tensor, "cuda", lambda self, *a, **k: self)  # device buffers stay on the CPU here
     from helpers import make_image_tree
 
-    from edgetl.export.calibration import make_calibration_set, scan_folder
+    from edgetl.data.calibration import make_calibration_set, scan_folder
 
     calib = make_image_tree(tmp_path / "calib", ["stop", "yield", "speed_30"], 6, seed=4)
     trt = fake_trt("8.5.2.2")

@@ -1,7 +1,10 @@
 """Deploy-side preprocessing (Runner.preprocess on OpenCV BGR frames) against an independent
-torchvision reference of the eval transform, and predict() against infer() on the reference tensors."""
+torchvision reference of the eval transform, and predict() against infer() on the reference tensors;
+the resize filter is the one the model records."""
 
 from __future__ import annotations
+
+import json
 
 import cv2
 import numpy as np
@@ -84,3 +87,46 @@ def test_downscaled_frames_are_box_filtered(tiny_model, tiny_data, shape):
         ref = np.stack([area_reference(f, p) for f in big])
         assert steps(r.preprocess(big), ref, p).max() <= ONE_STEP
         assert [q.index for q in r.predict(big)] == list(r.infer(ref).argmax(1))
+
+
+def bilinear_reference(frame_bgr: np.ndarray, p: Preprocess) -> np.ndarray:
+    """Plain bilinear resizing (torch, no antialiasing), rounded to uint8."""
+    rgb = torch.from_numpy(np.ascontiguousarray(frame_bgr[..., ::-1])).permute(2, 0, 1)[None].float()
+    u8 = F.interpolate(rgb, size=(p.resize, p.resize), mode="bilinear", antialias=False).round() / 255
+    return v2.Normalize(list(p.mean), list(p.std))(u8[0]).numpy()
+
+
+def with_interpolation(src, dst, interpolation: str | None):
+    """A copy of the ONNX ``src`` recording ``interpolation``; None: as written before it was recorded."""
+    import onnx
+
+    proto = onnx.load(str(src))
+    props = {q.key: q.value for q in proto.metadata_props}
+    doc = json.loads(props["edgetl"])
+    if interpolation is None:
+        del doc["preprocess"]["interpolation"]
+        del props["interpolation"]
+    else:
+        doc["preprocess"]["interpolation"] = props["interpolation"] = interpolation
+    props["edgetl"] = json.dumps(doc)
+    del proto.metadata_props[:]
+    onnx.helper.set_model_props(proto, props)
+    onnx.save(proto, str(dst))
+    return dst
+
+
+def test_resize_filter_is_the_models_and_older_models_keep_the_area_rule(tiny_onnx, tmp_path):
+    old = with_interpolation(tiny_onnx, tmp_path / "old.onnx", None)
+    linear = with_interpolation(tiny_onnx, tmp_path / "linear.onnx", "linear")
+    with open_runner(old) as r:
+        p = r.info.preprocess
+        rng = np.random.default_rng(0)
+        big = [rng.integers(0, 256, (480, 640, 3), dtype=np.uint8) for _ in range(4)]  # fine detail to filter
+        assert p.interpolation == "area"
+        area = r.preprocess(big)
+    assert steps(area, np.stack([area_reference(f, p) for f in big]), p).max() <= ONE_STEP
+    with open_runner(linear) as r:
+        assert r.info.preprocess.interpolation == "linear"
+        bilinear = r.preprocess(big)
+    assert steps(bilinear, np.stack([bilinear_reference(f, p) for f in big]), p).max() <= ONE_STEP
+    assert steps(bilinear, area, p).max() > 10 * ONE_STEP  # the recorded filter, not a fixed one, was used

@@ -1,8 +1,9 @@
-"""Calibration data: choose it (class-stratified), record it (manifest with hashes), feed it.
+"""Calibration data: pick it (one rule for export and build), sample it class-stratified, record it.
 
-The calibration set is just a list of samples; ``ImageSet.batches`` turns it into model-ready
-batches through the eval preprocessing, and ``OrtCalibrationReader`` adapts those batches to
-onnxruntime's ``CalibrationDataReader``. The manifest format is described in ``calibration/README.md``.
+The calibration set is just a list of samples with their content hashes; ``edgetl.data.images`` turns
+it into model-ready batches through the eval preprocessing, and each consumer adapts those batches to
+its calibrator (onnxruntime's ``CalibrationDataReader`` in export, TensorRT's in the engine build).
+The manifest format is described in ``calibration/README.md``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from edgetl.data.folders import Sample, class_folders
+from edgetl.data.folders import Sample, SplitData, class_folders
 from edgetl.errors import DataError
 from edgetl.fileio import read_json, sha256_file, sha256_json, write_json
 from edgetl.preprocess import is_image_file
@@ -24,9 +25,10 @@ log = logging.getLogger(__name__)
 
 MANIFEST_FORMAT = "edgetl.calibration"
 MANIFEST_VERSION = 1
-DEFAULT_SIZE = 300
+DEFAULT_SIZE = 300  # images sampled when the user does not say (export --calib-size, build --calib-size)
 WARN_BELOW = 100
 MIN_IMAGES = 16
+DEFAULT_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class CalibrationSet:
         }
 
 
-def select_stratified(samples: Sequence[Sample], size: int, seed: int = 0) -> list[Sample]:
+def select_stratified(samples: Sequence[Sample], size: int, seed: int = DEFAULT_SEED) -> list[Sample]:
     """Up to ``size`` samples, classes taking turns so each is represented as evenly as it can be."""
     rng = random.Random(seed)
     by_class: dict[int, list[Sample]] = defaultdict(list)
@@ -98,7 +100,8 @@ def scan_folder(root: Path, classes: Sequence[str]) -> list[Sample]:
 
 
 def make_calibration_set(samples: Sequence[Sample], classes: Sequence[str], source: str,
-                         size: int = DEFAULT_SIZE, seed: int = 0, min_images: int = MIN_IMAGES) -> CalibrationSet:
+                         size: int = DEFAULT_SIZE, seed: int = DEFAULT_SEED,
+                         min_images: int = MIN_IMAGES) -> CalibrationSet:
     """Sample class-stratified, check there are enough, hash every image."""
     chosen = select_stratified(samples, size, seed)
     if len(chosen) < min_images:
@@ -150,23 +153,24 @@ def read_manifest(path: str | os.PathLike, classes: Sequence[str]) -> Calibratio
     return CalibrationSet(tuple(samples), tuple(hashes), tuple(classes), str(path))
 
 
-class OrtCalibrationReader:
-    """Adapter: an ``ImageSet`` as onnxruntime's ``CalibrationDataReader`` (re-iterable via ``rewind``)."""
+def pick_calibration_set(source: str | os.PathLike | None, data: SplitData | None, labels: Sequence[str],
+                         size: int = DEFAULT_SIZE, seed: int = DEFAULT_SEED, min_images: int = MIN_IMAGES,
+                         eval_split: str = "val") -> CalibrationSet:
+    """The images INT8 calibrates on, by one rule for 'edgetl export --int8' and 'edgetl build --calib'.
 
-    def __init__(self, images, input_name: str = "input", batch_size: int = 16):
-        self.images, self.input_name, self.batch_size = images, input_name, batch_size
-        self.rewind()
-
-    def rewind(self) -> None:
-        self._it = iter(self.images.batches(self.batch_size))
-
-    def get_next(self) -> dict | None:
-        batch = next(self._it, None)
-        return None if batch is None else {self.input_name: batch}
-
-    def __iter__(self):
-        self.rewind()
-        return iter(self.get_next, None)
-
-    def __len__(self) -> int:
-        return -(-len(self.images) // self.batch_size)
+    ``source`` (a manifest file: exactly its images; a folder: sampled from it) wins; else the data's
+    calib/ split; else, with a warning, its train split, never ``eval_split``, which judges the result.
+    """
+    if source is not None:
+        src = Path(source)
+        if src.is_file():
+            return read_manifest(src, labels)
+        return make_calibration_set(scan_folder(src, labels), labels, str(source), size, seed, min_images)
+    if data is None:
+        raise DataError("INT8 needs calibration images, but the run records no data root: "
+                        "pass --calib DIR or --data DIR")
+    if data.splits.get("calib"):
+        return make_calibration_set(data.splits["calib"], labels, f"{data.root} (calib split)", size, seed, min_images)
+    log.warning("%s has no calib/ split: calibrating on train images (never on %s, which judges the result)",
+                data.root, eval_split)
+    return make_calibration_set(data.splits["train"], labels, f"{data.root} (train split)", size, seed, min_images)

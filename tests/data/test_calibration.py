@@ -1,8 +1,10 @@
-"""Calibration sets: class-stratified, recorded with hashes, refused when they cannot be trusted."""
+"""Calibration sets: picked by one rule, class-stratified, recorded with hashes, refused when they cannot
+be trusted."""
 
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -10,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgetl.data.folders import Sample
+from edgetl.data import calibration as cal
+from edgetl.data.folders import Sample, load_dataset
+from edgetl.data.images import load_images
 from edgetl.errors import DataError
-from edgetl.export import calibration as cal
-from edgetl.export.evaluate import load_images
 from edgetl.spec import Preprocess
 
 CLASSES = ("circle_red", "square_green", "triangle_blue")
@@ -80,17 +82,6 @@ def test_plain_image_folder_and_unreadable_images(tmp_path, tiny_data):
         load_images(cal.scan_folder(flat, CLASSES), pre)
 
 
-def test_reader_feeds_normalised_batches_and_rewinds(tiny_data):
-    pre = Preprocess(size=32, resize=32)
-    images = load_images(cal.scan_folder(tiny_data / "calib", CLASSES), pre)
-    reader = cal.OrtCalibrationReader(images, batch_size=8)
-    first = [d["input"] for d in reader]
-    assert [b.shape[0] for b in first] == [8, 8, 2] and first[0].dtype == np.float32
-    assert len(reader) == 3
-    again = [d["input"] for d in reader]
-    assert np.array_equal(np.concatenate(first), np.concatenate(again))
-
-
 def test_written_manifest_and_example_follow_the_published_schema(tmp_path, tiny_data):
     jsonschema = pytest.importorskip("jsonschema")
     folder = Path(__file__).resolve().parents[2] / "calibration"
@@ -103,3 +94,24 @@ def test_written_manifest_and_example_follow_the_published_schema(tmp_path, tiny
     broken["images"][0]["sha256"] = "not a hash"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, schema)
+
+
+def test_picker_takes_the_source_then_the_calib_split_then_warned_train(tmp_path, tiny_data, caplog):
+    data = load_dataset(tiny_data)
+    from_split = cal.pick_calibration_set(None, data, CLASSES, size=12, seed=1, min_images=12)
+    assert "calib split" in from_split.source and len(from_split.samples) == 12
+    assert {s.path.parent.parent.name for s in from_split.samples} == {"calib"}
+    assert from_split.sha256 == cal.pick_calibration_set(tiny_data / "calib", None, CLASSES, 12, 1, 12).sha256
+    assert from_split.sha256 != cal.pick_calibration_set(None, data, CLASSES, size=12, seed=2, min_images=12).sha256
+    manifest = cal.write_manifest(tmp_path / "calibration.json", from_split, {}, 1)
+    assert cal.pick_calibration_set(manifest, data, CLASSES, size=3).sha256 == from_split.sha256  # exactly its images
+
+    no_calib = shutil.copytree(tiny_data, tmp_path / "data", ignore=shutil.ignore_patterns("calib"))
+    with caplog.at_level(logging.WARNING, logger="edgetl"):
+        train = cal.pick_calibration_set(None, load_dataset(no_calib), CLASSES, eval_split="test")
+    assert {s.path.parent.parent.name for s in train.samples} == {"train"} and "train split" in train.source
+    assert "never on test" in caplog.text
+    with pytest.raises(DataError, match="pass --calib DIR or --data DIR"):
+        cal.pick_calibration_set(None, None, CLASSES)
+    with pytest.raises(DataError, match="at least 40"):
+        cal.pick_calibration_set(None, data, CLASSES, min_images=40)
