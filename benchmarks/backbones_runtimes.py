@@ -29,8 +29,8 @@ ARTIFACTS = (("torch eager", "model.pt"), ("onnxruntime FP32", "model.onnx"), ("
 
 
 def ensure_data(root: Path, per_class: int, size: int, classes: int) -> Path:
-    from edgetl.data.roadsign_draw import SIGN_CLASSES
-    from edgetl.data.roadsigns import RoadSignConfig, generate_roadsigns
+    from edgetl.synth.draw import SIGN_CLASSES
+    from edgetl.synth.roadsigns import RoadSignConfig, generate_roadsigns
 
     if not root.is_dir():
         cfg = RoadSignConfig(per_class=per_class, image_size=(size, size), classes=tuple(SIGN_CLASSES[:classes]),

@@ -61,7 +61,7 @@ def roadsigns(out: Path, per_class: int, image_size: tuple[int, int], seed: int,
     """
     from tqdm import tqdm
 
-    from edgetl.data.roadsigns import RoadSignConfig, generate_roadsigns, validate
+    from edgetl.synth.roadsigns import RoadSignConfig, generate_roadsigns, validate
 
     cfg = RoadSignConfig(per_class=per_class, image_size=image_size, seed=seed, classes=classes,
                          views_per_track=views_per_track, format=fmt, workers=workers)
@@ -98,7 +98,7 @@ def roadsigns_video(out: Path, seconds: float, fps: int, resolution: str, seed: 
     """
     from tqdm import tqdm
 
-    from edgetl.data.video import VideoConfig, generate_video, gt_path_for
+    from edgetl.synth.video import VideoConfig, generate_video, gt_path_for
 
     try:
         w, h = (int(v) for v in resolution.lower().split("x"))

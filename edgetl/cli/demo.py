@@ -44,7 +44,7 @@ def demo(out: Path, fast: bool, tiny: bool, seed: int) -> None:
     from tqdm.auto import tqdm
 
     from edgetl.cli.finetune import _Bars
-    from edgetl.data.roadsign_draw import SIGN_CLASSES
+    from edgetl.synth.draw import SIGN_CLASSES
     from edgetl.demo import DemoConfig, run_demo
 
     bars: list = []

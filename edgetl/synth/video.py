@@ -17,10 +17,10 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
-from edgetl.data.roadsign_draw import SIGN_CLASSES, render_sign
-from edgetl.data.roadsign_scene import backgrounds, draw_post, paste_sign, sign_quad
 from edgetl.errors import DataError
 from edgetl.fileio import atomic_path, read_json, write_json
+from edgetl.synth.draw import SIGN_CLASSES, render_sign
+from edgetl.synth.scene import backgrounds, draw_post, paste_sign, sign_quad
 
 log = logging.getLogger(__name__)
 

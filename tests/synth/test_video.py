@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edgetl.data.video import MIN_LABEL_PX, VideoConfig, generate_video, load_ground_truth
+from edgetl.synth.video import MIN_LABEL_PX, VideoConfig, generate_video, load_ground_truth
 from edgetl.errors import DataError
 
 CFG = VideoConfig(seconds=7, fps=15, width=320, height=240, seed=2, classes=("stop",))
