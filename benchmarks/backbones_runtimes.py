@@ -16,7 +16,7 @@ from pathlib import Path
 
 from edgetl.bench import BenchConfig, bench_models
 from edgetl.bench.report import environment_lines
-from edgetl.data.folders import load_dataset
+from edgetl.data.layouts import load_dataset
 from edgetl.errors import WeightsError
 from edgetl.export.evaluate import accuracy, load_images, predict_logits
 from edgetl.export.pipeline import ExportConfig, export_run

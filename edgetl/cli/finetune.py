@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from edgetl.backbones import names as backbone_names
+from edgetl.data.layouts import LAYOUTS
 
 
 def _freeze_value(ctx, param, value: str) -> str:
@@ -58,7 +59,16 @@ class _Bars:
                        f"{r['images_per_s'] or 0:.0f} img/s{'  *best' if r['best'] else ''}")
 
 
-@click.command()
+def _help() -> str:
+    """The command's help, listing the data layouts there are."""
+    w = max(len(name) for name in LAYOUTS)
+    layouts = "\n".join(f"  {lay.name:<{w}}  {lay.summary}" for lay in LAYOUTS.values())
+    return ("Fine-tune a pretrained backbone on DATA into the run folder -o RUN.\n\n"
+            "DATA is in one of these layouts, found from its files:\n\n\b\n" + layouts + "\n\n"
+            "Class names come from labels.txt or the folder names.")
+
+
+@click.command(help=_help())
 @click.argument("data", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("-o", "--out", "out", type=click.Path(file_okay=False, path_type=Path), help="Run folder to write.")
 @click.option("--backbone", type=click.Choice(backbone_names()), default="mobilenet_v2", show_default=True)
@@ -88,12 +98,6 @@ class _Bars:
               help="Continue the run in this folder from its last complete epoch (--epochs may raise the total).")
 @click.option("--overwrite", is_flag=True, help="Train into a run folder that already holds a model.")
 def finetune(data, out, resume, overwrite, epochs, freeze, **opts):
-    """Fine-tune a pretrained backbone on DATA into the run folder -o RUN.
-
-    DATA is an ImageFolder tree with train/ and val/ (optional test/ and calib/) class folders, one
-    class-folder tree to split, or the official GTSRB layout. Class names come from labels.txt or the
-    folder names.
-    """
     import os
 
     from edgetl.train.finetune import FinetuneConfig

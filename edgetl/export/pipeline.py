@@ -20,7 +20,8 @@ import torch
 
 from edgetl import __version__
 from edgetl.checkpoint import load_model
-from edgetl.data.folders import Sample, SplitData, load_dataset
+from edgetl.data.layouts import load_dataset
+from edgetl.data.samples import Sample, SplitData
 from edgetl.errors import DataError, ExportError
 from edgetl.export import calibration as cal
 from edgetl.export.evaluate import (ImageSet, accuracy, check_parity, load_images, measure_latency, predict_logits,

@@ -23,7 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from edgetl import __version__, backbones, checkpoint, weights
-from edgetl.data.folders import SplitData, load_dataset
+from edgetl.data.layouts import load_dataset
+from edgetl.data.samples import SplitData
 from edgetl.errors import DataError, EdgetlError
 from edgetl.fileio import read_json, write_json, write_text
 from edgetl.spec import ModelInfo, Preprocess

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from edgetl.data import gtsrb
-from edgetl.data.folders import load_dataset
+from edgetl.data.layouts import load_dataset
 from edgetl.errors import DataError
 from edgetl.synth.draw import SIGN_CLASSES, draw_sign
 from edgetl.synth.roadsigns import RoadSignConfig, generate_roadsigns
