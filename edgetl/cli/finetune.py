@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from edgetl.backbones import names as backbone_names
+from edgetl.cli.progress import Bar
 from edgetl.data.layouts import LAYOUTS
 
 
@@ -16,13 +17,12 @@ def _freeze_value(ctx, param, value: str) -> str:
     raise click.BadParameter("use a number of stages, 'auto' or 'all'")
 
 
-class _Bars:
-    """tqdm progress over epochs and batches (rank 0 only)."""
+class FinetuneProgress:
+    """What a finetune prints (rank 0 only): the setup, a bar over each epoch's batches on a terminal, and
+    one line per epoch."""
 
     def __init__(self, enabled: bool):
-        from tqdm.auto import tqdm
-
-        self.tqdm, self.enabled, self.bar = tqdm, enabled, None
+        self.enabled, self.bar = enabled, None
 
     def on_setup(self, s: dict) -> None:
         if not self.enabled:
@@ -43,12 +43,12 @@ class _Bars:
 
     def on_epoch_start(self, epoch: int, epochs: int, batches: int) -> None:
         if self.enabled:
-            self.bar = self.tqdm(total=batches, desc=f"epoch {epoch}/{epochs}", leave=False, unit="batch")
+            self.bar = Bar(batches, desc=f"epoch {epoch}/{epochs}", unit="batch")
 
     def on_batch(self, loss: float) -> None:
         if self.bar is not None:
             self.bar.update(1)
-            self.bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+            self.bar.postfix(loss=f"{loss:.3f}")
 
     def on_epoch_end(self, r: dict) -> None:
         if self.bar is not None:
@@ -112,7 +112,7 @@ def finetune(data, out, resume, overwrite, epochs, freeze, **opts):
     cfg = FinetuneConfig(data=str(data), out=str(out), freeze=freeze,
                          epochs=epochs if (resume is None or epochs_given) else 0, **opts)
     main = int(os.environ.get("RANK", "0")) == 0
-    result = run_finetune(cfg, _Bars(main), resume=resume is not None, overwrite=overwrite)
+    result = run_finetune(cfg, FinetuneProgress(main), resume=resume is not None, overwrite=overwrite)
     if not main:
         return
     m = result.metrics
