@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 
 class Loader(Protocol):
+    """Reads a folder in one layout; ``test_fraction`` matters only to layouts that make their own test split."""
+
     def __call__(self, root: Path, *, val_fraction: float, test_fraction: float, seed: int) -> SplitData: ...
 
 
