@@ -16,7 +16,7 @@ from pathlib import Path
 
 from edgetl.bench import BenchConfig, bench_models
 from edgetl.bench.report import environment_lines
-from edgetl.data.folders import load_dataset
+from edgetl.data.layouts import load_dataset
 from edgetl.data.images import load_images
 from edgetl.errors import WeightsError
 from edgetl.export.evaluate import accuracy, predict_logits
@@ -30,8 +30,8 @@ ARTIFACTS = (("torch eager", "model.pt"), ("onnxruntime FP32", "model.onnx"), ("
 
 
 def ensure_data(root: Path, per_class: int, size: int, classes: int) -> Path:
-    from edgetl.data.roadsign_draw import SIGN_CLASSES
-    from edgetl.data.roadsigns import RoadSignConfig, generate_roadsigns
+    from edgetl.synth.draw import SIGN_CLASSES
+    from edgetl.synth.roadsigns import RoadSignConfig, generate_roadsigns
 
     if not root.is_dir():
         cfg = RoadSignConfig(per_class=per_class, image_size=(size, size), classes=tuple(SIGN_CLASSES[:classes]),

@@ -12,7 +12,6 @@ against FP32 in interleaved rounds at batch 1. Writes export_int8.json and expor
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import platform
 import sys

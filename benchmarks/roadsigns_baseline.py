@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgetl.data.folders import load_dataset
+from edgetl.data.layouts import load_dataset
 from edgetl.fileio import read_json, write_json, write_text
 from edgetl.preprocess import read_image
 

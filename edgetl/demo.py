@@ -115,7 +115,7 @@ def run_demo(cfg: DemoConfig, step: Step | None = None, train_callbacks: Any = N
 
 
 def _data(cfg: DemoConfig, out: Path, step: Step, progress: Any) -> dict:
-    from edgetl.data.roadsigns import RoadSignConfig, generate_roadsigns
+    from edgetl.synth.roadsigns import RoadSignConfig, generate_roadsigns
 
     manifest = generate_roadsigns(out / "data", RoadSignConfig(per_class=cfg.preset.per_class, image_size=(64, 64),
                                                                seed=cfg.seed), progress=progress)
@@ -178,12 +178,13 @@ def _camera(cfg: DemoConfig, out: Path, model: str, step: Step, progress: Callab
     from edgetl.camera.loop import LoopConfig, run_loop
     from edgetl.camera.score import load_ground_truth
     from edgetl.camera.sources import Capture, parse_source
-    from edgetl.data.video import VideoConfig, generate_video, gt_path_for
+    from edgetl.data.groundtruth import ground_truth_path
+    from edgetl.synth.video import VideoConfig, generate_video
     from edgetl.runtime import open_runner
 
     video = out / "drive.mp4"
     generate_video(video, VideoConfig(seconds=cfg.preset.video_seconds, seed=cfg.seed), progress=progress)
-    truth = load_ground_truth(gt_path_for(video))
+    truth = load_ground_truth(ground_truth_path(video))
     loop_cfg = LoopConfig(roi_from_truth=True, record=out / "drive.annotated.mp4", json=out / "drive.frames.jsonl")
     with open_runner(model) as runner:
         result = run_loop(runner, Capture(parse_source(str(video)), drop=False), loop_cfg, truth)

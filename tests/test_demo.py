@@ -25,6 +25,7 @@ def test_demo_tiny_runs_every_stage_and_reports(tmp_path):
     cam = s["camera"]
     assert cam["frames"] > 0 and cam["fps"] > 0 and cam["score"]["sign_frames"] > 0
     assert "test top-1 INT8" in res.output and "recognition rate" in res.output
+    assert "\r" not in res.output  # stage and epoch lines, no bar frames, where output is not a terminal
     # a second run replaces its own earlier demo, but never a folder it did not make
     other = tmp_path / "mine"
     other.mkdir()

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from edgetl.cli.backend_options import BackendCommand
+from edgetl.cli.progress import Bar
 
 
 def _int_list(ctx, param, value: str) -> tuple[int, ...]:
@@ -95,19 +96,19 @@ def bench(models, batches, warmup, iters, seconds, end_to_end, power, power_inte
 
 
 class _RoundBar:
-    """A tqdm bar over timed rounds (on stderr, so piped Markdown stays clean)."""
+    """A bar over timed rounds, one per batch size, on stderr and only on a terminal (so piped Markdown and
+    logs stay clean)."""
 
     def __init__(self, batches: int, iters: int | None):
-        from tqdm.auto import tqdm
-
-        self.tqdm, self.bar, self.batch = tqdm, None, None
+        self.bar: Bar | None = None
+        self.batch: int | None = None
         self.total = iters
 
     def update(self, batch: int) -> None:
         if batch != self.batch:
             self.close()
             self.batch = batch
-            self.bar = self.tqdm(total=self.total, desc=f"batch {batch}", unit="round", leave=False)
+            self.bar = Bar(self.total, desc=f"batch {batch}", unit="round")
         self.bar.update(1)
 
     def close(self) -> None:

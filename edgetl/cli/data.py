@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from edgetl.cli.progress import Bar
+
 SYNTHETIC_NOTE = ("The images are synthetic: OpenCV drawings of European road signs composited onto real "
                   "photographs that scikit-image and scikit-learn ship, degraded like camera crops.")
 
@@ -59,16 +61,14 @@ def roadsigns(out: Path, per_class: int, image_size: tuple[int, int], seed: int,
     with perspective, blur, night, glare, colour casts, fading, occlusion and JPEG artefacts.
     Writes OUT/labels.txt and OUT/manifest.json (counts, seed, version, content hash).
     """
-    from tqdm import tqdm
-
-    from edgetl.data.roadsigns import RoadSignConfig, generate_roadsigns, validate
+    from edgetl.synth.roadsigns import RoadSignConfig, generate_roadsigns, validate
 
     cfg = RoadSignConfig(per_class=per_class, image_size=image_size, seed=seed, classes=classes,
                          views_per_track=views_per_track, format=fmt, workers=workers)
     validate(cfg)
     total = per_class * len(cfg.class_names())
     start = time.perf_counter()
-    with tqdm(total=total, unit="img", desc="road signs", leave=False) as bar:
+    with Bar(total, desc="road signs", unit="img") as bar:
         manifest = generate_roadsigns(out, cfg, overwrite=overwrite, progress=bar.update)
     secs = time.perf_counter() - start
     counts = ", ".join(f"{k} {v['images']}" for k, v in manifest["splits"].items())
@@ -96,9 +96,8 @@ def roadsigns_video(out: Path, seconds: float, fps: int, resolution: str, seed: 
     A real-photo background pans; signs appear small, grow and pass, with gaps between. A frame is
     labelled only when its sign is at least 24 px and mostly inside the frame. The video is synthetic.
     """
-    from tqdm import tqdm
-
-    from edgetl.data.video import VideoConfig, generate_video, gt_path_for
+    from edgetl.data.groundtruth import ground_truth_path
+    from edgetl.synth.video import VideoConfig, generate_video
 
     try:
         w, h = (int(v) for v in resolution.lower().split("x"))
@@ -107,11 +106,11 @@ def roadsigns_video(out: Path, seconds: float, fps: int, resolution: str, seed: 
     if w < 64 or h < 64 or w % 2 or h % 2:
         raise click.BadParameter("width and height must be even and at least 64", param_hint="--resolution")
     cfg = VideoConfig(seconds=seconds, fps=fps, width=w, height=h, seed=seed, classes=classes)
-    with tqdm(total=int(round(seconds * fps)), unit="frame", desc="video", leave=False) as bar:
+    with Bar(int(round(seconds * fps)), desc="video", unit="frame") as bar:
         gt = generate_video(out, cfg, overwrite=overwrite, progress=bar.update)
     labelled = sum(f["label"] is not None for f in gt["frames"])
     shown = sorted({f["label"] for f in gt["frames"] if f["label"]})
-    click.echo(f"wrote {out} ({gt['num_frames']} frames, {w}x{h} at {fps} fps) and {gt_path_for(out)}: "
+    click.echo(f"wrote {out} ({gt['num_frames']} frames, {w}x{h} at {fps} fps) and {ground_truth_path(out)}: "
                f"{labelled} frames show a recognisable sign ({len(shown)} classes)")
     click.echo("The video is synthetic: drawn signs over panned real photographs.")
-    click.echo(f"next: edgetl run runs/roadsigns/model.onnx {out} --ground-truth {gt_path_for(out)} --roi-from-truth")
+    click.echo(f"next: edgetl run runs/roadsigns/model.onnx {out} --ground-truth {ground_truth_path(out)} --roi-from-truth")

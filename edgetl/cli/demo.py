@@ -6,6 +6,9 @@ from pathlib import Path
 
 import click
 
+from edgetl.cli.finetune import FinetuneProgress
+from edgetl.cli.progress import Bar
+
 
 def _table(s: dict) -> list[str]:
     ft, ex, cam = s["finetune"], s["export"], s["camera"]
@@ -41,19 +44,16 @@ def _table(s: dict) -> list[str]:
 def demo(out: Path, fast: bool, tiny: bool, seed: int) -> None:
     """Generate synthetic road signs, fine-tune MobileNetV2, export FP32 and INT8, benchmark, run the
     camera loop on a drive-by video, and print one table. Runs offline."""
-    from tqdm.auto import tqdm
-
-    from edgetl.cli.finetune import _Bars
-    from edgetl.data.roadsign_draw import SIGN_CLASSES
     from edgetl.demo import DemoConfig, run_demo
+    from edgetl.synth.draw import SIGN_CLASSES
 
-    bars: list = []
+    bars: list[Bar] = []
 
-    def bar(**kw):
+    def bar(total: int, desc: str, unit: str):
         """A progress bar that appears on its first update (stages run one after another)."""
         def update(n: int) -> None:
             if not bars:
-                bars.append(tqdm(leave=False, **kw))
+                bars.append(Bar(total, desc=desc, unit=unit))
             bars[0].update(n)
         return update
 
@@ -66,7 +66,7 @@ def demo(out: Path, fast: bool, tiny: bool, seed: int) -> None:
     click.echo(f"edgetl demo ({cfg.size}): {cfg.preset.per_class} images per class, {cfg.preset.epochs} epochs, "
                f"{cfg.preset.video_seconds:.0f} s video -> {out}/")
     try:
-        summary = run_demo(cfg, step, train_callbacks=_Bars(True),
+        summary = run_demo(cfg, step, train_callbacks=FinetuneProgress(True),
                            data_progress=bar(total=cfg.preset.per_class * len(SIGN_CLASSES), desc="road signs", unit="img"),
                            video_progress=bar(total=int(cfg.preset.video_seconds * 30), desc="drive-by video", unit="frame"))
     finally:

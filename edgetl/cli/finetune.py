@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 
 from edgetl.backbones import names as backbone_names
+from edgetl.cli.progress import Bar
+from edgetl.data.layouts import LAYOUTS
 
 
 def _freeze_value(ctx, param, value: str) -> str:
@@ -15,13 +17,12 @@ def _freeze_value(ctx, param, value: str) -> str:
     raise click.BadParameter("use a number of stages, 'auto' or 'all'")
 
 
-class _Bars:
-    """tqdm progress over epochs and batches (rank 0 only)."""
+class FinetuneProgress:
+    """What a finetune prints (rank 0 only): the setup, a bar over each epoch's batches on a terminal, and
+    one line per epoch."""
 
     def __init__(self, enabled: bool):
-        from tqdm.auto import tqdm
-
-        self.tqdm, self.enabled, self.bar = tqdm, enabled, None
+        self.enabled, self.bar = enabled, None
 
     def on_setup(self, s: dict) -> None:
         if not self.enabled:
@@ -42,12 +43,12 @@ class _Bars:
 
     def on_epoch_start(self, epoch: int, epochs: int, batches: int) -> None:
         if self.enabled:
-            self.bar = self.tqdm(total=batches, desc=f"epoch {epoch}/{epochs}", leave=False, unit="batch")
+            self.bar = Bar(batches, desc=f"epoch {epoch}/{epochs}", unit="batch")
 
     def on_batch(self, loss: float) -> None:
         if self.bar is not None:
             self.bar.update(1)
-            self.bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+            self.bar.postfix(loss=f"{loss:.3f}")
 
     def on_epoch_end(self, r: dict) -> None:
         if self.bar is not None:
@@ -58,7 +59,16 @@ class _Bars:
                        f"{r['images_per_s'] or 0:.0f} img/s{'  *best' if r['best'] else ''}")
 
 
-@click.command()
+def _help() -> str:
+    """The command's help, listing the data layouts there are."""
+    w = max(len(name) for name in LAYOUTS)
+    layouts = "\n".join(f"  {lay.name:<{w}}  {lay.summary}" for lay in LAYOUTS.values())
+    return ("Fine-tune a pretrained backbone on DATA into the run folder -o RUN.\n\n"
+            "DATA is in one of these layouts, found from its files:\n\n\b\n" + layouts + "\n\n"
+            "Class names come from labels.txt or the folder names.")
+
+
+@click.command(help=_help())
 @click.argument("data", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("-o", "--out", "out", type=click.Path(file_okay=False, path_type=Path), help="Run folder to write.")
 @click.option("--backbone", type=click.Choice(backbone_names()), default="mobilenet_v2", show_default=True)
@@ -88,12 +98,6 @@ class _Bars:
               help="Continue the run in this folder from its last complete epoch (--epochs may raise the total).")
 @click.option("--overwrite", is_flag=True, help="Train into a run folder that already holds a model.")
 def finetune(data, out, resume, overwrite, epochs, freeze, **opts):
-    """Fine-tune a pretrained backbone on DATA into the run folder -o RUN.
-
-    DATA is an ImageFolder tree with train/ and val/ (optional test/ and calib/) class folders, one
-    class-folder tree to split, or the official GTSRB layout. Class names come from labels.txt or the
-    folder names.
-    """
     import os
 
     from edgetl.train.finetune import FinetuneConfig
@@ -108,7 +112,7 @@ def finetune(data, out, resume, overwrite, epochs, freeze, **opts):
     cfg = FinetuneConfig(data=str(data), out=str(out), freeze=freeze,
                          epochs=epochs if (resume is None or epochs_given) else 0, **opts)
     main = int(os.environ.get("RANK", "0")) == 0
-    result = run_finetune(cfg, _Bars(main), resume=resume is not None, overwrite=overwrite)
+    result = run_finetune(cfg, FinetuneProgress(main), resume=resume is not None, overwrite=overwrite)
     if not main:
         return
     m = result.metrics

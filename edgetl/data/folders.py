@@ -1,66 +1,25 @@
-"""Find the images, labels and splits a user points edgetl at.
+"""Read the two plain folder layouts: a split tree and one class-folder tree.
 
-Layouts, detected in this order:
-- the official GTSRB layout (class folders of .ppm with ``GT-000NN.csv`` ROI files; see ``gtsrb``),
-  either directly or as ``train/``/``test/`` (and optional ``val/``) children;
-- an ImageFolder tree with ``train/`` and ``val/`` (optional ``test/`` and ``calib/``) class folders;
-- one class-folder tree, split into train/val/test with a seeded, stratified split that keeps a
-  group (a GTSRB-like "track" of views of one physical object) inside one split.
-Class names come from ``labels.txt`` (one per line) when present, else from the folder names.
+- ``imagefolder``: ``train/`` and ``val/`` (optional ``test/`` and ``calib/``) class-folder trees, as
+  torchvision's ImageFolder reads them; without ``val/``, a seeded stratified part of train is held out.
+- ``class-tree``: one tree of class folders, split into train/val(/test) with a seeded, stratified split
+  that keeps a group (a GTSRB-like "track" of views of one physical object) inside one split.
+Class names come from ``labels.txt`` (one per line) when present, else from the folder names. Every data
+folder looks like a class-folder tree, so ``edgetl.data.layouts`` tries these two only when no more
+specific layout matches.
 """
 
 from __future__ import annotations
 
 import logging
-import random
-from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from edgetl.data.samples import SPLITS, Sample, SplitData, class_folders, read_labels_file, stratified_split
 from edgetl.errors import DataError
 from edgetl.preprocess import is_image_file
 
 log = logging.getLogger(__name__)
-
-SPLITS = ("train", "val", "test", "calib")
-
-
-@dataclass(frozen=True)
-class Sample:
-    path: Path
-    label: int
-    roi: tuple[int, int, int, int] | None = None  # x1, y1, x2, y2 in pixels
-    group: str | None = None  # views of one physical object; a split never separates them
-
-
-@dataclass
-class SplitData:
-    classes: list[str]
-    splits: dict[str, list[Sample]]
-    layout: str  # "gtsrb", "imagefolder" or "single-tree"
-    root: Path
-    notes: list[str] = field(default_factory=list)
-
-    def counts(self) -> dict[str, list[int]]:
-        out = {}
-        for name, samples in self.splits.items():
-            c = [0] * len(self.classes)
-            for s in samples:
-                c[s.label] += 1
-            out[name] = c
-        return out
-
-
-def read_labels_file(path: Path) -> list[str]:
-    names = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
-    if len(set(names)) != len(names):
-        raise DataError(f"{path} lists a class name twice")
-    return names
-
-
-def class_folders(root: Path) -> list[Path]:
-    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
 def scan_class_tree(root: Path, classes: Sequence[str] | None = None, split: str = "train") -> tuple[list[str], list[Sample]]:
@@ -98,52 +57,30 @@ def _group_of(path: Path) -> str | None:
     return None
 
 
-def stratified_split(samples: Sequence[Sample], fractions: dict[str, float], seed: int) -> dict[str, list[Sample]]:
-    """Split per class, keeping every group within one split; deterministic for a seed."""
-    rng = random.Random(seed)
-    by_class: dict[int, dict[str, list[Sample]]] = defaultdict(lambda: defaultdict(list))
-    for i, s in enumerate(samples):
-        by_class[s.label][s.group or f"#{i}"].append(s)
-    out: dict[str, list[Sample]] = {k: [] for k in fractions}
-    names = list(fractions)
-    for label in sorted(by_class):
-        groups = sorted(by_class[label].items())
-        rng.shuffle(groups)
-        total = sum(len(g) for _, g in groups)
-        targets = {k: fractions[k] * total for k in names}
-        filled = {k: 0 for k in names}
-        for _, members in groups:
-            # give the group to the split furthest below its target (train gets what is left over)
-            k = max(names[1:], key=lambda n: targets[n] - filled[n]) if len(names) > 1 else names[0]
-            if len(names) == 1 or filled[k] + len(members) / 2 > targets[k]:
-                k = names[0]
-            out[k].append(members[0]) if len(members) == 1 else out[k].extend(members)
-            filled[k] += len(members)
-    return out
+def is_split_tree(root: Path) -> bool:
+    """True if ``root`` holds a ``train/`` folder (the ``imagefolder`` layout)."""
+    return (root / "train").is_dir()
 
 
-def load_dataset(root: str | Path, val_fraction: float = 0.15, test_fraction: float = 0.0, seed: int = 0) -> SplitData:
-    """Discover the layout under ``root`` and return its classes and splits."""
-    root = Path(root)
-    if not root.is_dir():
-        raise DataError(f"{root}: no such data folder")
-    from edgetl.data import gtsrb
+def is_class_tree(root: Path) -> bool:
+    """True if ``root`` holds folders and no ``train/`` (the ``class-tree`` layout)."""
+    return not is_split_tree(root) and bool(class_folders(root))
 
-    if gtsrb.is_gtsrb_root(root):
-        return gtsrb.load_gtsrb(root, val_fraction=val_fraction, seed=seed)
-    if (root / "train").is_dir():
-        return _load_presplit(root, val_fraction, seed)
+
+def load_class_tree(root: Path, val_fraction: float = 0.15, test_fraction: float = 0.0, seed: int = 0) -> SplitData:
+    """Classes and a seeded, stratified train/val(/test) split of one class-folder tree."""
     classes, samples = scan_class_tree(root)
     fr = {"train": 1.0 - val_fraction - test_fraction, "val": val_fraction}
     if test_fraction > 0:
         fr["test"] = test_fraction
     splits = stratified_split(samples, fr, seed)
     _require_nonempty(splits, root)
-    return SplitData(classes, splits, "single-tree", root,
+    return SplitData(classes, splits, "class-tree", root,
                      [f"split {root} with seed {seed}: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items())])
 
 
-def _load_presplit(root: Path, val_fraction: float, seed: int) -> SplitData:
+def load_split_tree(root: Path, val_fraction: float = 0.15, test_fraction: float = 0.0, seed: int = 0) -> SplitData:
+    """Classes and splits of a ``train/``, ``val/`` (``test/``, ``calib/``) tree; ``test_fraction`` is unused."""
     labels_txt = root / "labels.txt"
     classes = read_labels_file(labels_txt) if labels_txt.is_file() else None
     classes, train = scan_class_tree(root / "train", classes, "train")

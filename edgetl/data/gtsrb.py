@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from edgetl.data.folders import Sample, SplitData, read_labels_file, stratified_split
+from edgetl.data.samples import Sample, SplitData, read_labels_file, stratified_split
 from edgetl.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -73,10 +73,11 @@ def is_gtsrb_root(root: Path) -> bool:
     return _training_dir(Path(root)) is not None
 
 
-def load_gtsrb(root: Path, val_fraction: float = 0.15, seed: int = 0) -> SplitData:
+def load_gtsrb(root: Path, val_fraction: float = 0.15, seed: int = 0, test_fraction: float = 0.0) -> SplitData:
     """Classes and train/val(/test/calib) samples of a GTSRB-layout folder.
 
-    Without a ``val`` folder, ``val_fraction`` of each class's tracks is held out (seeded).
+    Without a ``val`` folder, ``val_fraction`` of each class's tracks is held out (seeded). The test
+    split is GTSRB's own, so ``test_fraction`` is unused.
     """
     root = Path(root)
     train_dir = _training_dir(root)

@@ -21,8 +21,9 @@ import torch
 from edgetl import __version__
 from edgetl.checkpoint import load_model
 from edgetl.data import calibration as cal
-from edgetl.data.folders import Sample, SplitData, load_dataset
 from edgetl.data.images import ImageSet, load_images
+from edgetl.data.layouts import load_dataset
+from edgetl.data.samples import Sample, SplitData
 from edgetl.errors import DataError, ExportError
 from edgetl.export.evaluate import accuracy, check_parity, measure_latency, predict_logits, reference_logits
 from edgetl.export.onnx_export import DEFAULT_OPSET, build_onnx, set_metadata, sidecar_path, write_onnx

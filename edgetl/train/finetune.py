@@ -23,13 +23,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from edgetl import __version__, backbones, checkpoint, weights
-from edgetl.data.folders import SplitData, load_dataset
+from edgetl.data.layouts import load_dataset
+from edgetl.data.samples import SplitData
 from edgetl.errors import DataError, EdgetlError
 from edgetl.fileio import read_json, write_json, write_text
 from edgetl.preprocess import standardize_tensor, unit_tensor
 from edgetl.spec import ModelInfo, Preprocess
 from edgetl.train import augment as aug
-from edgetl.train.images import DecodedSplit, StreamingSplit, check_bad, decode_split, eval_batch, skip_none_collate
+from edgetl.train.images import DecodedSplit, check_bad, decode_split, eval_batch, skip_none_collate
 from edgetl.train.metrics import plot_confusion, summarize
 
 log = logging.getLogger(__name__)

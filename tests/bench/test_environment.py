@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import pytest
+
 
 from edgetl.bench import environment as env
 

@@ -21,6 +21,7 @@ def test_roadsigns_writes_a_set_and_says_it_is_synthetic(tmp_path):
     r = _run("roadsigns", tmp_path / "signs", *SMALL)
     assert r.exit_code == 0, r.output
     assert "synthetic" in r.output and "next: edgetl finetune" in r.output
+    assert "\r" not in r.output and "img/s" not in r.output  # no bar frames where output is not a terminal
     m = json.loads((tmp_path / "signs" / "manifest.json").read_text())
     assert m["classes"] == ["stop", "yield"] and m["num_images"] == 16
 

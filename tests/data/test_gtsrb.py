@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from edgetl.data import gtsrb
-from edgetl.data.folders import load_dataset
+from edgetl.data.layouts import load_dataset
 from edgetl.errors import DataError
 
 HEADER = "Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2;ClassId\r\n"

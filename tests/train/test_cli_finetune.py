@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-import pytest
+
 from click.testing import CliRunner
 
 from edgetl import checkpoint
@@ -33,6 +33,19 @@ def test_cli_prints_parameters_result_and_next_command(tiny_data, tmp_path):
     again = CliRunner().invoke(cli, ["finetune", str(tiny_data), "-o", str(run), "--epochs", "1", *FAST])
     assert again.exit_code == 1 and "already holds a trained model" in again.output
     assert "Traceback" not in again.output
+
+
+def test_piped_output_has_lines_not_bar_frames(tiny_data, tmp_path):
+    """``edgetl finetune ... 2>&1 | cat > log``: the log gets the setup, one line per epoch and the result."""
+    cmd = [sys.executable, "-m", "edgetl", "finetune", str(tiny_data), "-o", str(tmp_path / "run"), "--epochs", "3",
+           *FAST]
+    res = subprocess.run(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout[-2000:]
+    assert "\r" not in res.stdout and "batch/s" not in res.stdout and "it/s" not in res.stdout
+    lines = res.stdout.splitlines()
+    assert [ln.split()[1] for ln in lines if ln.startswith("epoch ")] == ["1", "2", "3"]
+    assert any(ln.startswith("data: imagefolder, 3 classes") for ln in lines)
+    assert len(lines) < 30
 
 
 def test_cli_needs_data_and_out():

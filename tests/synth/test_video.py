@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edgetl.data.groundtruth import load_ground_truth
-from edgetl.data.video import MIN_LABEL_PX, VideoConfig, generate_video
+from edgetl.synth.video import MIN_LABEL_PX, VideoConfig, generate_video
 from edgetl.errors import DataError
 
 CFG = VideoConfig(seconds=7, fps=15, width=320, height=240, seed=2, classes=("stop",))

@@ -25,14 +25,16 @@ import numpy as np
 
 from edgetl import __version__
 from edgetl.data import gtsrb
-from edgetl.data.roadsign_draw import SIGN_CLASSES, render_sign
-from edgetl.data.roadsign_scene import (Camera, apply_camera, background_crop, backgrounds, draw_post, occlude,
-                                        paste_sign, random_region, sign_quad)
 from edgetl.errors import DataError
 from edgetl.fileio import sha256_bytes, write_json, write_text
+from edgetl.synth.draw import SIGN_CLASSES, render_sign
+from edgetl.synth.scene import (Camera, apply_camera, background_crop, backgrounds, draw_post, occlude, paste_sign,
+                                random_region, sign_quad)
 
 log = logging.getLogger(__name__)
 
+# The generator's name in manifest.json; GENERATOR_VERSION marks changes to the images it writes.
+GENERATOR_NAME = "edgetl.synth.roadsigns"
 GENERATOR_VERSION = "2"
 SPLIT_FRACTIONS = {"train": 0.70, "val": 0.10, "test": 0.15, "calib": 0.05}
 FORMATS = ("imagefolder", "gtsrb")
@@ -310,7 +312,7 @@ def _manifest(root: Path, records: list[dict], tracks: list[Track], cfg: RoadSig
         "synthetic": True,
         "description": "Synthetic road signs: OpenCV drawings of European signs composited onto real "
                        "photographs and degraded like camera crops. Not photographs of real signs.",
-        "generator": "edgetl.data.roadsigns",
+        "generator": GENERATOR_NAME,
         "generator_version": GENERATOR_VERSION,
         "edgetl_version": __version__,
         "seed": cfg.seed,

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from edgetl.data import gtsrb
-from edgetl.data.folders import load_dataset
-from edgetl.data.roadsign_draw import SIGN_CLASSES, draw_sign
-from edgetl.data.roadsigns import RoadSignConfig, generate_roadsigns
+from edgetl.data.layouts import load_dataset
 from edgetl.errors import DataError
+from edgetl.synth.draw import SIGN_CLASSES, draw_sign
+from edgetl.synth.roadsigns import RoadSignConfig, generate_roadsigns
 
 SMALL = dict(per_class=8, views_per_track=2, classes=("stop", "keep_left", "keep_right"), image_size=(32, 32))
 

@@ -18,10 +18,10 @@ import cv2
 import numpy as np
 
 from edgetl.data.groundtruth import ground_truth_path, ground_truth_record
-from edgetl.data.roadsign_draw import SIGN_CLASSES, render_sign
-from edgetl.data.roadsign_scene import backgrounds, draw_post, paste_sign, sign_quad
 from edgetl.errors import DataError
 from edgetl.fileio import atomic_path, write_json
+from edgetl.synth.draw import SIGN_CLASSES, render_sign
+from edgetl.synth.scene import backgrounds, draw_post, paste_sign, sign_quad
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,6 @@ class Pass:
     seed: int
 
 
-gt_path_for = ground_truth_path  # the generator's name for it, as its callers import it
 
 
 def plan_passes(cfg: VideoConfig) -> list[Pass]:
@@ -167,7 +166,7 @@ def generate_video(out: str | os.PathLike, cfg: VideoConfig, overwrite: bool = F
         raise DataError(f"unknown road-sign class {unknown[0]!r}; known: {', '.join(SIGN_CLASSES)}")
     if out.suffix.lower() != ".mp4":
         raise DataError(f"{out}: the video must be an .mp4 file name")
-    gt = gt_path_for(out)
+    gt = ground_truth_path(out)
     for p in (out, gt):
         if p.exists() and not overwrite:
             raise DataError(f"{p} exists: choose another name or pass --overwrite")
