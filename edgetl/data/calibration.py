@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from edgetl.data.folders import Sample, SplitData, class_folders
+from edgetl.data.samples import Sample, SplitData, class_folders
 from edgetl.errors import DataError
 from edgetl.fileio import read_json, sha256_file, sha256_json, write_json
 from edgetl.preprocess import is_image_file

@@ -12,7 +12,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from edgetl.data.folders import Sample
+from edgetl.data.samples import Sample
 from edgetl.preprocess import normalize, prepare_uint8, read_image
 from edgetl.spec import Preprocess
 

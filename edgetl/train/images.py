@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from edgetl.data.folders import Sample
+from edgetl.data.samples import Sample
 from edgetl.errors import DataError
 from edgetl.preprocess import center_crop, normalize_tensor, read_image, resized_uint8
 from edgetl.spec import Preprocess

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from edgetl.data import calibration as cal
-from edgetl.data.folders import Sample, load_dataset
+from edgetl.data.layouts import load_dataset
+from edgetl.data.samples import Sample
 from edgetl.data.images import load_images
 from edgetl.errors import DataError
 from edgetl.spec import Preprocess

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from edgetl.checkpoint import load_model
-from edgetl.data.folders import load_dataset
+from edgetl.data.layouts import load_dataset
 from edgetl.export.onnx_export import export_onnx
 from edgetl.preprocess import preprocess_paths, read_image
 from edgetl.runtime import open_runner
