@@ -120,6 +120,14 @@ def test_mjpeg_stream_is_multipart_of_valid_annotated_moving_jpegs(runner, long_
     assert top < 12 < bottom, (top, bottom)  # the overlay's black panel is drawn on the frames sent
 
 
+def test_opencv_reads_the_stream_as_a_video(runner, long_clip):
+    with serving(runner, long_clip) as (server, _):
+        video = cv2.VideoCapture(f"http://127.0.0.1:{server.port}/stream.mjpg")
+        frames = [video.read() for _ in range(3)]
+        video.release()
+    assert all(ok and f.shape == (160, 160, 3) for ok, f in frames)
+
+
 def test_stream_is_scaled_to_serve_width(runner, make_clip, tmp_path):
     wide = make_clip(tmp_path / "wide.mp4", [0, 1, 2] * 60, size=160, fps=30.0)
     with serving(runner, wide, width=80) as (server, _):
