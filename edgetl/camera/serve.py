@@ -125,10 +125,10 @@ class LiveServer:
 
     def __init__(self, config: ServeConfig):
         self.config = config
-        self.broadcast = Broadcast(config.fps, config.width, config.max_clients)
         self.page = load_page()
         self.csp = content_security_policy(self.page)
         self.httpd = _bind(config, self)
+        self.broadcast = Broadcast(config.fps, config.width, config.max_clients)
         self.port = self.httpd.server_address[1]
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="edgetl-serve", daemon=True)
