@@ -94,7 +94,7 @@ def with_server(runner, video: Path, frames: int, args: argparse.Namespace, view
             while server.broadcast.stats()["viewers"]["stream"] < 1:
                 time.sleep(0.01)
         out = loop_fps(runner, video, frames, live=server.broadcast)
-        out["sent_frames"] = server.broadcast.stats()["stream"]["sent_frames"]
+        out["encoded_frames"] = server.broadcast.stats()["stream"]["encoded_frames"]
     finally:
         server.close("benchmark round done")
     if proc is not None:
@@ -139,13 +139,13 @@ def to_markdown(r: dict[str, Any]) -> str:
              f"| FPS with one viewer / FPS without (median over {len(r['rounds'])} rounds) | "
              f"{100 * t['median_ratio']:.1f}% | >= {100 * t['min']:.0f}% | {t['pass']} |", "",
              f"The server alone, with no viewer: {100 * t['median_ratio_server_alone']:.1f}% of the FPS without it.", "",
-             "| round | order | " + " | ".join(f"{v} (FPS)" for v in VARIANTS) + " | frames sent / received |",
+             "| round | order | " + " | ".join(f"{v} (FPS)" for v in VARIANTS) + " | frames encoded / received by the viewer |",
              "|---|---|" + "---|" * len(VARIANTS) + "---|"]
     for i, rd in enumerate(r["rounds"], 1):
         runs, viewer = rd["runs"], rd["runs"]["server, one viewer"]
         lines.append(f"| {i} | {', '.join(v.split(',')[-1].strip() for v in rd['order'])} | "
                      + " | ".join(f"{runs[v]['fps']:.1f}" for v in VARIANTS)
-                     + f" | {viewer['sent_frames']} / {viewer.get('viewer_received', 0)} |")
+                     + f" | {viewer['encoded_frames']} / {viewer.get('viewer_received', 0)} |")
     lines += ["", "## Environment", "", *environment_lines(r["environment"]),
               f"- Load average at start: {r['load_average']} (other work shares this CPU)", ""]
     return "\n".join(lines)

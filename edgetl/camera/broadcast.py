@@ -163,11 +163,11 @@ class Broadcast:
         for ms in recent:
             for k, v in ms.items():
                 stages.setdefault(k, []).append(v)
+        stream = {"fps_limit": round(1 / self.interval, 3), "width_limit": self.width, "encoded_frames": self._jpeg[0]}
         out: dict[str, Any] = {**self.info, "running": self.ended is None, "ended": self.ended,
                                "uptime_s": round(time.monotonic() - self.t_start, 3), "window": len(recent),
                                "stages": {k: window_percentiles(v) for k, v in stages.items()},
-                               "viewers": viewers, "stream": {"fps_limit": round(1 / self.interval, 3),
-                                                              "width_limit": self.width, "sent_frames": self._jpeg[0]}}
+                               "viewers": viewers, "stream": stream}
         keys = ("fps", "frames", "captured", "dropped", "reconnects")
         out.update({k: getattr(latest, k) if latest else (None if k == "fps" else 0) for k in keys})
         if out["fps"] is not None:

@@ -302,9 +302,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._body(HTTPStatus.OK, "application/json", data)
 
     def _full(self) -> None:
-        self._text(HTTPStatus.SERVICE_UNAVAILABLE,
-                   f"too many viewers of {self.path.split('?')[0]} (--serve-clients {self.server.live.config.max_clients})",
-                   {"Retry-After": "5"})
+        cap = self.server.live.config.max_clients
+        self._text(HTTPStatus.SERVICE_UNAVAILABLE, f"too many viewers of {self.path.split('?')[0]} "
+                   f"(--serve-clients {cap})", {"Retry-After": "5"})
 
     def _stream(self) -> None:
         b = self.server.live.broadcast
@@ -345,5 +345,5 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's signature)
         """To the logger, without the query string (which may hold the token)."""
-        path = getattr(self, "path", "")
-        log.debug("%s %s", self.client_address[0], (format % args).replace(path, path.split("?")[0]) if path else format % args)
+        path, line = getattr(self, "path", ""), format % args
+        log.debug("%s %s", self.client_address[0], line.replace(path, path.split("?")[0]) if path else line)

@@ -7,7 +7,6 @@ driver, no download). Skipped, with the reason, where Chromium, chromedriver or 
 from __future__ import annotations
 
 import importlib.util
-import io
 import os
 import re
 import shutil
