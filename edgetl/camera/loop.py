@@ -20,6 +20,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from edgetl.bench.timing import summarize_ms
+from edgetl.camera.live import LiveFrame, LiveOutput
 from edgetl.camera.overlay import draw_overlay
 from edgetl.camera.outputs import JsonlWriter, VideoRecorder, Window
 from edgetl.camera.score import GroundTruth, Scorer
@@ -113,11 +114,15 @@ def graceful_stop() -> Iterator[threading.Event]:
 
 
 class CameraLoop:
-    """One run of the loop over a ``Capture`` with an active ``Runner``; ``run`` returns the summary."""
+    """One run of the loop over a ``Capture`` with an active ``Runner``; ``run`` returns the summary.
+
+    ``live`` (``--serve``) is handed every processed frame, and the annotated image when it asks for one.
+    """
 
     def __init__(self, runner: Runner, capture: Capture, config: LoopConfig | None = None,
-                 truth: GroundTruth | None = None):
+                 truth: GroundTruth | None = None, live: LiveOutput | None = None):
         self.runner, self.capture, self.config, self.truth = runner, capture, config or LoopConfig(), truth
+        self.live = live
         if self.config.roi_from_truth and truth is None:
             raise EdgetlError("--roi-from-truth needs --ground-truth")
         self.smoother = LabelSmoother(runner.info.labels, self.config.smoothing)
@@ -249,7 +254,8 @@ class CameraLoop:
 
     def _output(self, frame: Frame, roi: Box | None, decision, pred, ms: dict[str, float], t4: float) -> bool:
         keep = True
-        if self.config.draws:
+        live_image = self.live is not None and self.live.wants_image()
+        if self.config.draws or live_image:
             shown = {**ms, "output": self.last_output_ms}
             draw_overlay(frame.image, decision.label, decision.confidence, self.live_fps(), shown, roi)
         if self.recorder is not None:
@@ -262,7 +268,20 @@ class CameraLoop:
             self.json.write({"frame": frame.index, "t": round(frame.t - self.t_start, 4), "label": decision.label,
                              "confidence": round(decision.confidence, 4),
                              "topk": [[lab, round(p, 4)] for lab, p in pred.topk], "ms": line_ms})
+        if self.live is not None:
+            self._feed_live(frame, decision, pred, ms, live_image)
         return keep
+
+    def _feed_live(self, frame: Frame, decision, pred, ms: dict[str, float], with_image: bool) -> None:
+        """Hand the live view this frame (references only: it never waits or copies in this thread)."""
+        now = time.perf_counter()
+        self.live.frame(LiveFrame(
+            index=frame.index, t=now - self.t_start, label=decision.label, confidence=decision.confidence,
+            topk=tuple(pred.topk), ms={"wait": self.times["wait"][-1], **ms, "output": self.last_output_ms,
+                                       "latency": (now - frame.t) * 1e3},
+            fps=self.live_fps(), frames=self.frames + 1, captured=self.capture.captured,
+            dropped=self.capture.dropped, reconnects=self.capture.reconnected,
+            image=frame.image if with_image else None))
 
     def live_fps(self) -> float | None:
         if len(self.recent) < 2:
@@ -283,10 +302,10 @@ class CameraLoop:
 
 
 def run_loop(runner: Runner, capture: Capture, config: LoopConfig | None = None,
-             truth: GroundTruth | None = None) -> LoopResult:
+             truth: GroundTruth | None = None, live: LiveOutput | None = None) -> LoopResult:
     """Run the camera loop until the source ends, the user stops it or the camera gives up."""
     try:
-        return CameraLoop(runner, capture, config, truth).run()
+        return CameraLoop(runner, capture, config, truth, live).run()
     finally:
         capture.close()
 

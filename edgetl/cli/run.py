@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
+from typing import Callable
 
 import click
 
@@ -25,6 +27,66 @@ class RunCommand(BackendCommand):
         with formatter.section("SOURCE is one of (recognised in this order)"):
             formatter.write_dl([(kind.example, kind.description) for kind in source_kinds()])
         super().format_epilog(ctx, formatter)
+
+
+SERVE_OPTIONS = ("serve", "serve_fps", "serve_width", "serve_token", "serve_clients")
+
+
+def serve_options(f: Callable) -> Callable:
+    """The --serve* options, given to the command as one ``serve`` argument (a ServeConfig or None)."""
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        values = {k: kwargs.pop(k) for k in SERVE_OPTIONS}
+        ctx = click.get_current_context()
+        given = [k for k in SERVE_OPTIONS[1:] if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE]
+        if values["serve"] is None and given:
+            raise click.UsageError(f"--{given[0].replace('_', '-')} needs --serve [HOST:]PORT")
+        return f(*args, serve=_serve_config(values) if values["serve"] is not None else None, **kwargs)
+
+    for decorator in reversed((
+        click.option("--serve", metavar="[HOST:]PORT",
+                     help="Serve a live page, MJPEG stream, stats and events over HTTP (on 127.0.0.1 unless "
+                          "HOST is given; 0.0.0.0: every interface; port 0: a free one)."),
+        click.option("--serve-fps", type=click.FloatRange(min=0.1), default=15.0, show_default=True,
+                     help="Most frames a second encoded for viewers."),
+        click.option("--serve-width", type=click.IntRange(16), default=640, show_default=True,
+                     help="Wider frames are scaled down to this width for viewers."),
+        click.option("--serve-token", envvar="EDGETL_SERVE_TOKEN", show_envvar=True,
+                     help="Require this token (16+ characters) on every request: 'Authorization: Bearer TOKEN', "
+                          "or open the page as /?token=TOKEN."),
+        click.option("--serve-clients", type=click.IntRange(1), default=4, show_default=True,
+                     help="Viewers at once (of the stream, and of the events); more are refused with 503."),
+    )):
+        wrapper = decorator(wrapper)
+    return wrapper
+
+
+def _serve_config(values: dict):
+    from edgetl.camera.serve import ServeConfig, parse_address
+
+    host, port = parse_address(values["serve"])
+    return ServeConfig(host, port, values["serve_fps"], values["serve_width"], values["serve_token"],
+                       values["serve_clients"])
+
+
+def _open_server(serve):
+    """Bind --serve now, so that a port in use fails before the model loads; closed with the command."""
+    if serve is None:
+        return None
+    from edgetl.camera.serve import LiveServer
+
+    server = LiveServer(serve)
+    click.get_current_context().call_on_close(server.close)
+    return server
+
+
+def _start_server(server, runner, spec) -> None:
+    server.start({"model": runner.path.name, "backend": runner.backend, "precision": runner.precision,
+                  "source": spec.display})
+    token = " (every request needs the token: open it as /?token=TOKEN)" if server.config.token else ""
+    click.echo(f"live view on {server.url}{token}; /stream.mjpg /stats.json /events", err=True)
+    if server.config.public and not server.config.token:
+        click.echo(f"warning: anyone who can reach {server.config.host} can watch; set --serve-token", err=True)
 
 
 @click.command("run", cls=RunCommand, epilog=EPILOG)
@@ -58,10 +120,11 @@ class RunCommand(BackendCommand):
               help="Reopen attempts when a live source stops delivering.")
 @click.option("--frame-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
               help="Seconds a read may hang before the source counts as gone.")
+@serve_options
 def run(model: Path, source: str, roi: str | None, topk: int, threshold: float, smooth: str, window: int,
         hold: int, headless: bool, record: Path | None, record_fps: float | None, json_path: Path | None,
         summary_path: Path | None, no_drop: bool, max_frames: int | None, ground_truth: Path | None,
-        roi_from_truth: bool, reconnects: int, frame_timeout: float, backend_options: dict) -> None:
+        roi_from_truth: bool, reconnects: int, frame_timeout: float, backend_options: dict, serve=None) -> None:
     """Recognise what SOURCE shows with MODEL (.pt, .onnx, .int8.onnx or .engine).
 
     The backend options (--provider, --device, --threads, --rebuild-stale) are those of the model's backend.
@@ -79,6 +142,7 @@ def run(model: Path, source: str, roi: str | None, topk: int, threshold: float, 
         roi=roi_from_xywh(roi) if roi else None, roi_from_truth=roi_from_truth, topk=topk,
         smoothing=SmoothingConfig(smooth, window, hold, threshold), show=not headless, record=record,
         record_fps=record_fps, json=json_path, max_frames=max_frames, frame_timeout_s=frame_timeout)
+    server = _open_server(serve)
     with open_runner(model, **backend_options) as runner:
         capture = Capture(spec, drop=not no_drop, reconnects=reconnects)
         size = f"{capture.size[0]}x{capture.size[1]}" if capture.size else "size unknown"
@@ -86,7 +150,11 @@ def run(model: Path, source: str, roi: str | None, topk: int, threshold: float, 
                 if capture.realtime else f" @ {capture.fps:g} fps" if capture.fps else "")
         click.echo(f"{runner.path.name} ({runner.backend}, {runner.precision}) on {spec.display} ({size}{pace}); "
                    f"smoothing: {config.smoothing.describe()}; Ctrl-C to stop", err=True)
-        result = run_loop(runner, capture, config, truth)
+        if server is not None:
+            _start_server(server, runner, spec)
+        result = run_loop(runner, capture, config, truth, live=server.broadcast if server else None)
+        if server is not None:
+            server.close(result.end_reason)
     for line in format_summary(result):
         click.echo(line)
     if result.score:
