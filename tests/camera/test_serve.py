@@ -149,7 +149,7 @@ def test_stats_json_has_stage_percentiles_counters_and_the_latest_answer(runner,
     assert first["model"] == "model.pt" and first["backend"] == "torch" and first["running"] is True
     assert set(first["stages"]) == STAGES
     for s in first["stages"].values():
-        assert set(s) == {"p50", "p90", "p99", "mean"} and 0 <= s["p50"] <= s["p90"] <= s["p99"]
+        assert set(s) == {"p50", "p90", "p99", "mean", "min"} and 0 <= s["p50"] <= s["p90"] <= s["p99"]
     for key in ("frames", "captured", "dropped", "reconnects", "window"):
         assert isinstance(first[key], int) and first[key] >= 0
     assert second["frames"] > first["frames"] and second["uptime_s"] > first["uptime_s"]
