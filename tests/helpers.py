@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
+from typing import Iterable
 
 import cv2
 import numpy as np
@@ -79,3 +80,41 @@ def train_tiny_model(out: Path, data_root: Path, classes: list[str], size: int =
     model.eval()
     info = ModelInfo(backbone=backbone, labels=tuple(classes), preprocess=pre)
     return checkpoint.save_model(out, model, info)
+
+
+GTSRB_CSV_HEADER = "Width,Height,Roi.X1,Roi.Y1,Roi.X2,Roi.Y2,ClassId,Path"
+
+
+def write_png(path: Path, w: int, h: int, value: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img = np.full((h, w, 3), value % 256, np.uint8)
+    img[h // 4: 3 * h // 4, w // 4: 3 * w // 4] = (value * 7) % 256
+    assert cv2.imwrite(str(path), img)
+
+
+def make_gtsrb_csv(root: Path, class_ids: Iterable[int] = range(43), tracks: int = 2, views: int = 2,
+                   test_per_class: int = 1) -> Path:
+    """The Kaggle mirror's tree: Train/<id>/000CC_TTTTT_VVVVV.png + Train.csv, flat Test/ + Test.csv,
+    Meta/<id>.png + Meta.csv; commas, CRLF, the real column orders; ROI X2/Y2 inclusive as in GTSRB."""
+    class_ids = list(class_ids)
+    train = [GTSRB_CSV_HEADER]
+    for cid in class_ids:
+        for t in range(tracks):
+            for v in range(views):
+                w, h = 26 + v, 28 + t
+                rel = f"Train/{cid}/{cid:05d}_{t:05d}_{v:05d}.png"
+                write_png(root / rel, w, h, 5 * cid)
+                train.append(f"{w},{h},5,{5 + v},{w - 6},{h - 5},{cid},{rel}")
+    (root / "Train.csv").write_text("\r\n".join(train) + "\r\n")
+    test = [GTSRB_CSV_HEADER]
+    for i, cid in enumerate(c for _ in range(test_per_class) for c in class_ids):
+        rel = f"Test/{i:05d}.png"
+        write_png(root / rel, 30, 30, 5 * cid)
+        test.append(f"30,30,6,6,23,24,{cid},{rel}")
+    (root / "Test.csv").write_text("\r\n".join(test) + "\r\n")
+    meta = ["Path,ClassId,ShapeId,ColorId,SignId"]
+    for cid in class_ids:
+        write_png(root / "Meta" / f"{cid}.png", 40, 40, 5 * cid)
+        meta.append(f"Meta/{cid}.png,{cid},{cid % 5},{cid % 4},{cid // 10 + 1}.{cid % 10}")
+    (root / "Meta.csv").write_text("\r\n".join(meta) + "\r\n")
+    return root

@@ -100,8 +100,8 @@ def summary_table(report: dict) -> str:
               help="Largest top-1 loss allowed for INT8, in percentage points.")
 @click.option("--eval-split", type=click.Choice(["val", "test"]), default="val", show_default=True,
               help="Split that verification and the accuracy gate use.")
-@click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="Data root [default: the one in RUN/config.json].")
+@click.option("--data", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Data folder or manifest file [default: the one in RUN/config.json].")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1),
               help="onnxruntime threads for the latency measurement.")
 @click.option("--seed", default=DEFAULT_SEED, show_default=True, help="Seed of the calibration sampling.")

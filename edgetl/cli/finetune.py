@@ -64,12 +64,14 @@ def _help() -> str:
     w = max(len(name) for name in LAYOUTS)
     layouts = "\n".join(f"  {lay.name:<{w}}  {lay.summary}" for lay in LAYOUTS.values())
     return ("Fine-tune a pretrained backbone on DATA into the run folder -o RUN.\n\n"
-            "DATA is in one of these layouts, found from its files:\n\n\b\n" + layouts + "\n\n"
-            "Class names come from labels.txt or the folder names.")
+            "DATA is a folder or a manifest file in one of these layouts, found from its files:\n\n\b\n" +
+            layouts + "\n\n"
+            "Class names come from labels.txt, else the folder names, GTSRB's 43 names or the manifest's "
+            "labels. The first line printed names the layout found.")
 
 
 @click.command(help=_help())
-@click.argument("data", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.argument("data", required=False, type=click.Path(path_type=Path))
 @click.option("-o", "--out", "out", type=click.Path(file_okay=False, path_type=Path), help="Run folder to write.")
 @click.option("--backbone", type=click.Choice(backbone_names()), default="mobilenet_v2", show_default=True)
 @click.option("--weights", default=None, help="Weights file, or 'none' for random init. Default: find torchvision's ImageNet weights.")
@@ -85,9 +87,9 @@ def _help() -> str:
 @click.option("--label-smoothing", type=click.FloatRange(0, 0.5), default=0.1, show_default=True)
 @click.option("--patience", type=click.IntRange(1), default=None, help="Stop after N epochs without a better val top-1.")
 @click.option("--val-fraction", type=click.FloatRange(0, 0.9), default=0.15, show_default=True,
-              help="Held out for validation when the data has no val/ split.")
+              help="Held out for validation when the data has no val split.")
 @click.option("--test-fraction", type=click.FloatRange(0, 0.9), default=0.0, show_default=True,
-              help="Held out for test when splitting a single class-folder tree.")
+              help="Held out for test when splitting a class-folder tree or manifest rows without a split.")
 @click.option("--cache-features", is_flag=True, help="With --freeze all: compute backbone features once, train the head on them.")
 @click.option("--hflip", is_flag=True, help="Add horizontal flips (off: keep-left/keep-right signs are mirror images).")
 @click.option("--seed", type=int, default=0, show_default=True)

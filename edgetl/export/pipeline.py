@@ -104,7 +104,7 @@ def open_data(cfg: ExportConfig) -> SplitData | None:
     if root is None:
         return None
     root = Path(root)
-    if not root.is_absolute() and not root.is_dir() and (cfg.run / root).is_dir():
+    if not root.is_absolute() and not root.exists() and (cfg.run / root).exists():  # a folder or a manifest
         root = cfg.run / root
     kw = {k: conf[k] for k in ("val_fraction", "test_fraction", "seed") if k in conf and cfg.data is None}
     return load_dataset(root, **kw)

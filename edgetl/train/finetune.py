@@ -381,7 +381,7 @@ def _finetune(cfg: FinetuneConfig, cb: Callbacks, dist: _Dist, state: dict | Non
     for name in ("train", "val", "test"):
         if data.splits.get(name):
             splits[name] = decode_split(data.splits[name], tr.pre, threads=max(2, cfg.workers * 2))
-            check_bad(name, splits[name], len(data.splits[name]), cfg.max_bad_fraction)
+            check_bad(name, splits[name], len(data.splits[name]), cfg.max_bad_fraction, data.skipped.get(name, ()))
     tr.build(state)
     feats = None
     if cfg.cache_features:

@@ -109,13 +109,23 @@ def decode_split(samples: Sequence[Sample], p: Preprocess, threads: int = 4) -> 
         return StreamingSplit(samples, p)
 
 
-def check_bad(name: str, split, total: int, max_fraction: float) -> None:
-    bad = len(split.bad.paths)
+def check_bad(name: str, split, total: int, max_fraction: float, skipped: Sequence[object] = ()) -> None:
+    """Log a split's unreadable images and the rows its reader skipped (``skipped``: a missing file, a box
+    outside the image); more than ``max_fraction`` of them together stop the run."""
+    unreadable = len(split.bad.paths)
+    bad, total = unreadable + len(skipped), total + len(skipped)
     if not bad:
         return
     for path, why in zip(split.bad.paths, split.bad.reasons):
         log.warning("skipped unreadable image in %s: %s (%s)", name, path, why)
-    log.warning("%s: skipped %d of %d images that could not be read", name, bad, total)
+    for row in skipped:
+        log.warning("skipped row in %s: %s", name, row)
+    if unreadable:
+        log.warning("%s: skipped %d of %d images that could not be read", name, unreadable, total)
+    if skipped:
+        log.warning("%s: skipped %d of %d rows the data lists", name, len(skipped), total)
     if bad > max_fraction * total:
-        raise DataError(f"{name}: {bad} of {total} images are unreadable (more than {max_fraction:.0%}); "
-                        f"fix or remove them, e.g. {split.bad.paths[0]}")
+        what = "are unreadable" if not skipped else "could not be used"
+        example = split.bad.paths[0] if unreadable else skipped[0]
+        raise DataError(f"{name}: {bad} of {total} images {what} (more than {max_fraction:.0%}); "
+                        f"fix or remove them, e.g. {example}")

@@ -134,3 +134,14 @@ def test_written_csv_roundtrips(tmp_path):
     data = gtsrb.load_gtsrb(tmp_path / "t", val_fraction=0.5, seed=0)
     assert [s.roi for s in data.splits["train"] + data.splits["val"]] == [(2, 3, 18, 17)] * 2
     assert data.classes == ["speed_limit_60"]
+
+
+def test_roi_outside_the_image_is_a_counted_skip_as_in_the_kaggle_layout(tmp_path, caplog):
+    root = make_gtsrb(tmp_path / "g")
+    csv_path = root / "Final_Training" / "Images" / "00014" / "GT-00014.csv"
+    csv_path.write_text(csv_path.read_text() + "00000_00000.ppm;30;32;5;6;30;25;14\r\n")  # X2 30 of a 30-wide image
+    with caplog.at_level(logging.WARNING):
+        data = gtsrb.load_gtsrb(root, 0.25, 0)
+    assert len(data.splits["train"]) + len(data.splits["val"]) == 36
+    assert [s.why for s in data.skipped["train"]] == ["box outside the image"]
+    assert "GT-00014.csv line 14" in data.skipped["train"][0].where and "skipped 1 row" in caplog.text

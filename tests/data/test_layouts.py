@@ -30,8 +30,8 @@ def _gtsrb_tree(root: Path) -> Path:
     return root
 
 
-def test_the_three_layouts_and_their_names(tiny_data, tmp_path):
-    assert LAYOUTS.names() == ("gtsrb", "imagefolder", "class-tree")
+def test_the_layouts_and_their_names(tiny_data, tmp_path):
+    assert LAYOUTS.names() == ("gtsrb", "imagefolder", "class-tree", "gtsrb-csv", "manifest")
     tree = make_image_tree(tmp_path / "tree", ["a", "b"], 6)
     assert detect_layouts(tiny_data) == ["imagefolder"]
     assert detect_layouts(tree) == ["class-tree"]
@@ -87,6 +87,21 @@ def test_no_layout_is_an_error_listing_what_is_read(tmp_path):
     assert all(name in str(e.value) for name in LAYOUTS)
     with pytest.raises(DataError, match="no such data folder"):
         load_dataset(tmp_path / "nowhere")
+
+
+def test_a_file_is_asked_only_of_file_layouts(tmp_path):
+    """A folder layout never claims a file (nor a manifest a folder): the two kinds cannot collide."""
+    tree = make_image_tree(tmp_path / "tree", ["a", "b"], 2)
+    listing = tree / "labels.csv"
+    listing.write_text("path,label\na/0000.png,a\n")
+    assert detect_layouts(listing) == ["manifest"]
+    assert detect_layouts(tree) == ["class-tree"]
+    picture = tmp_path / "photo.png"
+    assert cv2.imwrite(str(picture), np.zeros((8, 8, 3), np.uint8))
+    assert detect_layouts(picture) == []
+    with pytest.raises(DataError, match="is a file but not a manifest") as e:
+        load_dataset(picture)
+    assert "manifest: a CSV or JSON-lines file" in str(e.value) and "gtsrb" not in str(e.value)
 
 
 def test_readers_never_import_the_generator():

@@ -41,6 +41,22 @@ def test_too_many_corrupt_images_stop_the_run(tiny_data, tmp_path):
         _run(root, tmp_path)
 
 
+def test_rows_listed_wrongly_count_like_unreadable_images(tiny_data, tmp_path):
+    """A manifest row whose image is missing is skipped, logged with its line, and counts toward the limit."""
+    rows = ["path,label,split"] + [f"{img},{img.parent.name},{split}" for split in ("train", "val")
+                                   for img in sorted((tiny_data / split).rglob("*.png"))]
+    manifest = tmp_path / "labels.csv"
+    manifest.write_text("\n".join(rows + [f"{tiny_data}/train/circle_red/9999.png,circle_red,train"]) + "\n")
+    _run(manifest, tmp_path, max_bad_fraction=0.1)
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert f"skipped row in train: {manifest} line 56: image file missing" in log
+    assert "train: skipped 1 of 37 rows" in log
+    gone = [f"{tiny_data}/train/circle_red/99{i:02d}.png,circle_red,train" for i in range(6)]
+    manifest.write_text("\n".join(rows + gone) + "\n")
+    with pytest.raises(DataError, match="train: 6 of 42 images could not be used"):
+        _run(manifest, tmp_path / "b")
+
+
 def test_empty_class_folder(tiny_data, tmp_path):
     root = _copy(tiny_data, tmp_path)
     (root / "train" / "empty_class").mkdir()
