@@ -21,6 +21,8 @@ Reported per setting, over frames whose sign is recognisable (ground truth has a
   ms p50/p90  wall-clock time of ``locate`` on one 1280x720 frame
   cpu ms p50  CPU time of this process during ``locate`` (with --threads 1, the locator's own work:
               on a machine shared with other jobs it varies less than the wall clock)
+  crops ms    preparing the frame's crops as one model batch (``crop_batch``, 64x64 unless --model)
+  model ms    the model on that batch (``infer_batch``), with --model only
 The default settings compare the proposer's reduced scale and sliding windows on the same frames.
 """
 
@@ -37,9 +39,10 @@ import numpy as np
 
 from edgetl.bench.environment import collect
 from edgetl.camera.locate import (FrameLocator, Locator, SignConfig, SignProposer, WindowConfig, WindowLocator,
-                                  box_iou)
+                                  box_iou, crop_batch, infer_batch)
 from edgetl.data.video import VideoConfig, render_frames
 from edgetl.fileio import write_json
+from edgetl.spec import Preprocess
 
 DEFAULT_SETTINGS = (
     "signs:scale=1.0", "signs:scale=0.75", "signs:scale=0.5", "signs:scale=0.4", "signs:scale=0.33",
@@ -95,6 +98,8 @@ class Tally:
     def __init__(self) -> None:
         self.ms: list[float] = []
         self.cpu_ms: list[float] = []
+        self.crop_ms: list[float] = []
+        self.infer_ms: list[float] = []
         self.by_cue: dict[str, int] = {}
         self.frames = self.boxes = self.matched_boxes = self.capped = 0
         self.hits = {b: [0, 0] for b in SIZE_BINS}
@@ -136,14 +141,33 @@ class Tally:
             "boxes_per_frame_by_cue": {k: round(v / max(self.frames, 1), 2) for k, v in sorted(self.by_cue.items())},
             "ms_p50": round(float(np.percentile(ms, 50)), 3), "ms_p90": round(float(np.percentile(ms, 90)), 3),
             "cpu_ms_p50": round(float(np.percentile(self.cpu_ms, 50)), 3),
+            "crop_ms_p50": _p50(self.crop_ms), "infer_ms_p50": _p50(self.infer_ms),
         }
+
+
+def _p50(values: list[float]) -> float | None:
+    return round(float(np.percentile(values, 50)), 3) if values else None
 
 
 def _rate(n: int, d: int) -> float | None:
     return round(n / d, 4) if d else None
 
 
-def run(settings: list[str], seconds: float, seeds: list[int], every: int, misses: Path | None) -> dict[str, Any]:
+def classify(tally: Tally, img: np.ndarray, located, pre: Preprocess | None, runner) -> None:
+    """Time what the crops cost after locating: one preprocessed batch, and the model on it."""
+    if pre is None:
+        return
+    t0 = time.perf_counter()
+    batch = crop_batch(img, located.crops, pre)
+    t1 = time.perf_counter()
+    tally.crop_ms.append((t1 - t0) * 1e3)
+    if runner is not None:
+        infer_batch(runner, batch)
+        tally.infer_ms.append((time.perf_counter() - t1) * 1e3)
+
+
+def run(settings: list[str], seconds: float, seeds: list[int], every: int, misses: Path | None,
+        pre: Preprocess | None = None, runner=None) -> dict[str, Any]:
     locators = [make(s) for s in settings]
     tallies = [Tally() for _ in settings]
     k = 0
@@ -157,6 +181,7 @@ def run(settings: list[str], seconds: float, seeds: list[int], every: int, misse
                 located = locators[i].locate(img)
                 t1, c1 = time.perf_counter(), time.process_time()
                 hit = tallies[i].add(located, truth["box"], (t1 - t0) * 1e3, (c1 - c0) * 1e3)
+                classify(tallies[i], img, located, pre, runner)
                 if misses and hit is False:
                     _save_miss(misses, settings[i], seed, truth, img, located)
             k += 1
@@ -178,7 +203,7 @@ def _save_miss(folder: Path, setting: str, seed: int, truth: dict, img: np.ndarr
 
 
 def table(results: dict[str, Any]) -> list[str]:
-    head = ["setting", "recall", "<32", "32-64", ">=64", "crop recall", "boxes/frame", "precision", "ms p50", "ms p90", "cpu ms p50", "boxes by cue"]
+    head = ["setting", "recall", "<32", "32-64", ">=64", "crop recall", "boxes/frame", "precision", "ms p50", "ms p90", "cpu ms p50", "crops ms p50", "model ms p50", "boxes by cue"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     pct = lambda v: "n/a" if v is None else f"{100 * v:.1f}%"  # noqa: E731
     for s, r in results.items():
@@ -186,8 +211,13 @@ def table(results: dict[str, Any]) -> list[str]:
         lines.append("| " + " | ".join([f"`{s}`", pct(r["recall"]), *map(pct, by), pct(r["crop_recall"]),
                                           f"{r['boxes_per_frame']:.1f}", pct(r["precision"]),
                                           f"{r['ms_p50']:.2f}", f"{r['ms_p90']:.2f}", f"{r['cpu_ms_p50']:.2f}",
+                                          _ms(r["crop_ms_p50"]), _ms(r["infer_ms_p50"]),
                                           " ".join(f"{k} {v}" for k, v in r["boxes_per_frame_by_cue"].items())]) + " |")
     return lines
+
+
+def _ms(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.2f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -198,13 +228,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--every", type=int, default=1, help="use every Nth frame")
     ap.add_argument("--threads", type=int, default=None, help="cv2.setNumThreads (default: OpenCV's)")
     ap.add_argument("--json", type=Path, default=None, help="write the results and environment here")
+    ap.add_argument("--crop-size", type=int, default=64,
+                    help="time preparing the crops as one batch of this input size (0: do not)")
+    ap.add_argument("--model", type=Path, default=None,
+                    help="also time this model on every frame's crops (its own input size)")
     ap.add_argument("--misses", type=Path, default=None, help="save a picture of every missed labelled frame here")
     a = ap.parse_args(argv)
     if a.threads is not None:
         cv2.setNumThreads(a.threads)
     settings = a.setting or list(DEFAULT_SETTINGS)
     seeds = [int(s) for s in a.seeds.split(",")]
-    results = run(settings, a.seconds, seeds, a.every, a.misses)
+    if a.model:
+        from edgetl.runtime import open_runner
+
+        with open_runner(a.model, threads=a.threads) as runner:
+            results = run(settings, a.seconds, seeds, a.every, a.misses, runner.info.preprocess, runner)
+    else:
+        pre = Preprocess(size=a.crop_size, resize=a.crop_size) if a.crop_size else None
+        results = run(settings, a.seconds, seeds, a.every, a.misses, pre)
     print("\n".join(table(results)))
     if a.json:
         write_json(a.json, {"video": {"seconds": a.seconds, "seeds": seeds, "every": a.every, "size": [1280, 720]},

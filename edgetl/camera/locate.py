@@ -342,14 +342,14 @@ class SignProposer:
             yield (cx - half_w, cy - half_h, cx + half_w, cy + half_h), score, shape
 
     def _select(self, boxes: np.ndarray, scores: np.ndarray, cues: list[str], w: int, h: int) -> Located:
-        """Non-maximum suppression, then parts of a kept sign dropped, then the best ``max_boxes``."""
+        """Non-maximum suppression (the blue disc inside a no-parking sign's red ring is that sign), then
+        the best ``max_boxes``."""
         c = self.config
         if len(boxes) == 0:
             return Located.empty()
         xywh = [[float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])] for b in boxes]
         keep = np.asarray(cv2.dnn.NMSBoxes(xywh, scores.tolist(), c.min_score, c.nms_iou), np.int64).reshape(-1)
         keep = keep[np.argsort(-scores[keep], kind="stable")]
-        keep = _drop_parts(boxes, keep)
         capped = max(0, len(keep) - c.max_boxes)
         if capped:
             log.debug("%d sign proposals, kept the best %d (max_boxes)", len(keep), c.max_boxes)
@@ -358,19 +358,6 @@ class SignProposer:
                       np.ceil(boxes[keep, 2]), np.ceil(boxes[keep, 3])], 1)
         b = np.array([clamp_box(r, w, h) for r in b], np.int32).reshape(-1, 4)
         return Located(b, pad_to_crops(b, w, h, c.fill), scores[keep], tuple(cues[i] for i in keep), capped)
-
-
-def _drop_parts(boxes: np.ndarray, order: np.ndarray, inside: float = 0.8, ratio: float = 2.0) -> np.ndarray:
-    """``order`` without the boxes lying ``inside`` within a larger box less than ``ratio`` times their
-    side: the blue disc inside a no-parking sign's red ring is that sign, a small sign on a large red
-    thing is not."""
-    b = boxes[order]
-    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    ix = np.clip(np.minimum(b[:, None, 2], b[None, :, 2]) - np.maximum(b[:, None, 0], b[None, :, 0]), 0, None)
-    iy = np.clip(np.minimum(b[:, None, 3], b[None, :, 3]) - np.maximum(b[:, None, 1], b[None, :, 1]), 0, None)
-    inner = ix * iy >= inside * area[:, None]  # [i, j]: i lies within j
-    larger = (area[None, :] > area[:, None]) & (area[None, :] < ratio * ratio * area[:, None])
-    return order[~(inner & larger).any(axis=1)]
 
 
 # --- multi-scale sliding windows -----------------------------------------------------------------------
