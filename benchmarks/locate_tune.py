@@ -40,7 +40,8 @@ import numpy as np
 from edgetl.bench.environment import collect
 from edgetl.camera.locate import (FrameLocator, Locator, SignConfig, SignProposer, WindowConfig, WindowLocator,
                                   box_iou, crop_batch, infer_batch)
-from edgetl.data.video import VideoConfig, render_frames
+from edgetl.camera.track import Detection, IouTracker, TrackConfig
+from edgetl.data.video import VideoConfig, plan_passes, render_frames
 from edgetl.fileio import write_json
 from edgetl.spec import Preprocess
 
@@ -202,6 +203,106 @@ def _save_miss(folder: Path, setting: str, seed: int, truth: dict, img: np.ndarr
                 cv2.resize(view, None, fx=4, fy=4, interpolation=cv2.INTER_NEAREST) if pad < 60 else view)
 
 
+# --- tracking with a simulated classifier ---------------------------------------------------------------
+
+def cache_located(setting: str, seconds: float, seeds: list[int]) -> list[dict[str, Any]]:
+    """Per seed: the video's frames' truth, its passes, and each frame's boxes with the true label of the
+    box that overlaps the true box at IoU >= 0.5 (None for the others)."""
+    locator, out = make(setting), []
+    for seed in seeds:
+        cfg = VideoConfig(seconds=seconds, seed=seed)
+        frames = []
+        for img, truth in render_frames(cfg):
+            located = locator.locate(img)
+            labels: list[str | None] = [None] * len(located)
+            if truth["box"] is not None and len(located):
+                iou = box_iou(located.boxes, np.asarray([truth["box"]], np.float64))[:, 0]
+                labels = [truth["label"] if v >= 0.5 else None for v in iou]
+            frames.append({"truth": truth, "boxes": [tuple(map(int, b)) for b in located.boxes], "labels": labels})
+        out.append({"seed": seed, "fps": cfg.fps, "passes": plan_passes(cfg), "frames": frames,
+                    "classes": cfg.class_names()})
+    return out
+
+
+def classify_sim(label: str | None, classes, rng: np.random.Generator, noise: dict[str, float]) -> Detection | None:
+    """A classifier with a background class, erring at the given rates: a sign crop is called
+    background with ``miss``, another sign with ``wrong``; a non-sign crop is called a sign with
+    ``false``. Confidence is drawn from 0.5-1."""
+    conf = float(rng.uniform(0.5, 1.0))
+    if label is None:
+        if rng.random() < noise["false"]:
+            return Detection((0, 0, 1, 1), str(classes[int(rng.integers(len(classes)))]), conf)
+        return Detection((0, 0, 1, 1), "background", conf)
+    u = rng.random()
+    if u < noise["miss"]:
+        return Detection((0, 0, 1, 1), "background", conf)
+    if u < noise["miss"] + noise["wrong"]:
+        return Detection((0, 0, 1, 1), str(classes[int(rng.integers(len(classes)))]), conf)
+    return Detection((0, 0, 1, 1), label, conf)
+
+
+def score_tracks(video: dict[str, Any], cfg: TrackConfig, noise: dict[str, float], seed: int) -> dict[str, Any]:
+    """Run the tracker over the cached boxes with the simulated classifier; count per sign pass."""
+    rng = np.random.default_rng(seed)
+    tracker = IouTracker(cfg)
+    frames, fps = video["frames"], video["fps"]
+    for f, fr in enumerate(frames):
+        dets = []
+        for box, label in zip(fr["boxes"], fr["labels"]):
+            d = classify_sim(label, video["classes"], rng, noise)
+            dets.append(Detection(box, d.label, d.confidence))
+        tracker.update(f, f / fps, dets)
+    tracker.finish()
+    passes = [p for p in video["passes"] if any(frames[f]["truth"]["box"] for f in range(p.start, min(p.end, len(frames))))]
+    hits: dict[int, list] = {i: [] for i in range(len(passes))}
+    false = 0
+    for e in tracker.events:
+        truth = frames[e.best_frame]["truth"]
+        iou = box_iou(np.asarray([e.best_box]), np.asarray([truth["box"]]))[0, 0] if truth["box"] else 0.0
+        owner = next((i for i, p in enumerate(passes) if p.start <= e.best_frame < p.end), None)
+        if owner is None or iou < 0.3:
+            false += 1
+        else:
+            hits[owner].append(e)
+    once_right = sum(len(h) == 1 and h[0].label == passes[i].label for i, h in hits.items())
+    delays = [(h[0].announced_frame - next(f for f in range(p.start, p.end) if frames[f]["truth"]["box"])) / fps
+              for p, h in zip(passes, hits.values()) if h]
+    return {"signs": len(passes), "once_right": once_right, "missed": sum(not h for h in hits.values()),
+            "twice": sum(len(h) > 1 for h in hits.values()),
+            "wrong": sum(bool(h) and h[0].label != passes[i].label for i, h in hits.items()),
+            "false_events": false, "minutes": len(frames) / fps / 60, "delays": delays}
+
+
+def track_table(videos: list[dict[str, Any]], configs: list[TrackConfig], noise: dict[str, float],
+                repeats: int) -> tuple[list[str], list[dict[str, Any]]]:
+    head = ["confirm", "drop", "iou", "signs", "once, right", "missed", "twice", "wrong label", "false/min",
+            "delay p50 s"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows = []
+    for cfg in configs:
+        runs = [score_tracks(v, cfg, noise, r) for v in videos for r in range(repeats)]
+        tot = {k: sum(x[k] for x in runs) for k in ("signs", "once_right", "missed", "twice", "wrong", "false_events", "minutes")}
+        delays = [d for x in runs for d in x["delays"]]
+        row = {"confirm_after": cfg.confirm_after, "drop_after": cfg.drop_after, "iou_min": cfg.iou_min, **tot,
+               "false_per_min": round(tot["false_events"] / tot["minutes"], 3),
+               "delay_p50_s": round(float(np.median(delays)), 3) if delays else None}
+        rows.append(row)
+        lines.append("| " + " | ".join(str(v) for v in [
+            cfg.confirm_after, cfg.drop_after, cfg.iou_min, tot["signs"],
+            f"{100 * tot['once_right'] / max(1, tot['signs']):.1f}%", tot["missed"], tot["twice"], tot["wrong"],
+            f"{row['false_per_min']:.2f}", row["delay_p50_s"]]) + " |")
+    return lines, rows
+
+
+def track_configs(text: str) -> list[TrackConfig]:
+    """``confirm/drop/iou`` triples separated by commas, e.g. 3/15/0.3,2/10/0.3."""
+    out = []
+    for part in text.split(","):
+        c, d, i = part.split("/")
+        out.append(TrackConfig(confirm_after=int(c), drop_after=int(d), iou_min=float(i)))
+    return out
+
+
 def table(results: dict[str, Any]) -> list[str]:
     head = ["setting", "recall", "<32", "32-64", ">=64", "crop recall", "boxes/frame", "precision", "ms p50", "ms p90", "cpu ms p50", "crops ms p50", "model ms p50", "boxes by cue"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -233,9 +334,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", type=Path, default=None,
                     help="also time this model on every frame's crops (its own input size)")
     ap.add_argument("--misses", type=Path, default=None, help="save a picture of every missed labelled frame here")
+    ap.add_argument("--track", default=None, metavar="C/D/I,...",
+                    help="instead: track the first setting's boxes with a simulated classifier, for each "
+                         "confirm_after/drop_after/iou_min triple")
+    ap.add_argument("--noise", default="miss=0.15,wrong=0.03,false=0.02",
+                    help="the simulated classifier's error rates per crop (with --track)")
+    ap.add_argument("--repeats", type=int, default=3, help="simulated classifier runs per video (with --track)")
     a = ap.parse_args(argv)
     if a.threads is not None:
         cv2.setNumThreads(a.threads)
+    if a.track:
+        return main_track(a)
     settings = a.setting or list(DEFAULT_SETTINGS)
     seeds = [int(s) for s in a.seeds.split(",")]
     if a.model:
@@ -250,6 +359,19 @@ def main(argv: list[str] | None = None) -> int:
     if a.json:
         write_json(a.json, {"video": {"seconds": a.seconds, "seeds": seeds, "every": a.every, "size": [1280, 720]},
                             "results": results, "environment": collect(threads=a.threads)})
+    return 0
+
+
+def main_track(a: argparse.Namespace) -> int:
+    setting = (a.setting or ["signs"])[0]
+    noise = {k: float(v) for k, v in (p.split("=") for p in a.noise.split(","))}
+    videos = cache_located(setting, a.seconds, [int(s) for s in a.seeds.split(",")])
+    lines, rows = track_table(videos, track_configs(a.track), noise, a.repeats)
+    print(f"locator {setting}, simulated classifier {noise}, {a.repeats} runs per video")
+    print("\n".join(lines))
+    if a.json:
+        write_json(a.json, {"setting": setting, "noise": noise, "seeds": a.seeds, "seconds": a.seconds,
+                            "rows": rows, "environment": collect(threads=a.threads)})
     return 0
 
 

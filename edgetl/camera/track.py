@@ -1,14 +1,16 @@
 """Follow classified boxes across frames; each sign seen long enough becomes one event.
 
-An IoU tracker: each frame, every live track predicts its box (its last box moved by its recent
-motion, so a sign that grows and slides outwards as the car approaches stays matched), detections
-are matched to predictions greedily by IoU, and what is left starts new tracks. A track's label is a
-vote over its frames weighted by confidence; the ``background`` label never votes: a detection
-classified as background keeps a track alive (a sign that flickers to background for a frame) but
-never starts one. A track is confirmed, and announced once as an ``Event``, when its leading label
-has been a frame's label ``confirm_after`` times; it ends after ``drop_after`` processed frames
-without a match, and a confirmed track's event is then finalised (last frame, final label, best view).
-Unconfirmed tracks, and tracks that only ever saw background, produce no event.
+An IoU tracker: each frame, every live track predicts its box (its last box moved by its last step,
+grown as the box grows, so a sign that grows and slides outwards as the car approaches stays
+matched), sign detections are matched to predictions greedily by IoU (then, for what is left, by
+centre), and what is left starts new tracks. A detection labelled ``background`` (or a sign label
+under ``min_confidence``) means "no sign here": it neither moves, feeds nor starts a track, so a
+track cannot drift onto a post or a red wall; a sign that flickers to background for a frame is a
+frame without a match, which ``drop_after`` tolerates. A track's label is a vote over its frames
+weighted by confidence. A track is confirmed, and announced once as an ``Event``, when its leading
+label has been a frame's label ``confirm_after`` times; it ends after ``drop_after`` processed frames
+without a match, and a confirmed track's event is then finalised (last frame, final label, best
+view). Unconfirmed tracks produce no event.
 """
 
 from __future__ import annotations
@@ -75,8 +77,7 @@ class Event:
     best_frame: int
     best_t: float
     best_box: Box
-    frames: int  # frames matched, background ones included
-    sign_frames: int  # frames that gave the track a sign label
+    frames: int  # frames that gave the track a sign label
     final: bool
 
     def to_dict(self) -> dict[str, Any]:
@@ -136,18 +137,14 @@ class Track:
     announced: Event | None = None
 
     @property
-    def sign_frames(self) -> int:
-        return sum(self.counts.values())
-
-    @property
     def leader(self) -> str | None:
         return max(self.votes, key=lambda k: (self.votes[k], self.counts[k])) if self.votes else None
 
     def predict(self, frame: int) -> np.ndarray:
         return np.asarray(self.box, np.float64) + self.velocity * max(1, frame - self.frame)
 
-    def add(self, frame: int, t: float, d: Detection, sign: bool) -> None:
-        """Take detection ``d`` of ``frame``; it votes when ``sign``."""
+    def add(self, frame: int, t: float, d: Detection) -> None:
+        """Take sign detection ``d`` of ``frame``: move the track and count its vote."""
         gap = max(1, frame - self.frame)
         new, old = np.asarray(d.box, np.float64), np.asarray(self.box, np.float64)
         # The last step, grown as the box grows: an approaching sign speeds up as it nears.
@@ -155,13 +152,12 @@ class Track:
         self.velocity = (new - old) / gap * growth if self.frames else np.zeros(4)
         self.box, self.frame, self.t, self.misses = tuple(int(v) for v in d.box), frame, t, 0
         self.frames += 1
-        if sign:
-            self.votes[d.label] = self.votes.get(d.label, 0.0) + d.confidence
-            self.counts[d.label] = self.counts.get(d.label, 0) + 1
-            area = (d.box[2] - d.box[0]) * (d.box[3] - d.box[1])
-            key = (round(d.confidence, 2), area)
-            if d.label not in self.best or key > self.best[d.label].key:
-                self.best[d.label] = _Best(key, frame, t, self.box)
+        self.votes[d.label] = self.votes.get(d.label, 0.0) + d.confidence
+        self.counts[d.label] = self.counts.get(d.label, 0) + 1
+        area = (d.box[2] - d.box[0]) * (d.box[3] - d.box[1])
+        key = (round(d.confidence, 2), area)
+        if d.label not in self.best or key > self.best[d.label].key:
+            self.best[d.label] = _Best(key, frame, t, self.box)
 
     def event(self, final: bool) -> Event:
         label = self.leader
@@ -169,11 +165,11 @@ class Track:
         best = self.best[label]
         ann = self.announced
         return Event(
-            track_id=self.id, label=label, confidence=self.votes[label] / max(1, self.sign_frames),
+            track_id=self.id, label=label, confidence=self.votes[label] / max(1, self.frames),
             first_frame=self.first_frame, first_t=self.first_t, last_frame=self.frame, last_t=self.t,
             announced_frame=ann.announced_frame if ann else self.frame, announced_t=ann.announced_t if ann else self.t,
             announced_label=ann.announced_label if ann else label, best_frame=best.frame, best_t=best.t,
-            best_box=best.box, frames=self.frames, sign_frames=self.sign_frames, final=final)
+            best_box=best.box, frames=self.frames, final=final)
 
 
 def _greedy(value: np.ndarray, allowed: np.ndarray) -> list[tuple[int, int]]:
@@ -202,23 +198,27 @@ class IouTracker:
         return d.label != self.config.background and d.confidence >= self.config.min_confidence
 
     def update(self, frame: int, t: float, detections: Sequence[Detection]) -> TrackStep:
-        """Match ``detections`` of ``frame`` (at ``t`` seconds) to the live tracks."""
+        """Match the sign detections of ``frame`` (at ``t`` seconds) to the live tracks; a background
+        detection only takes the id of a track seen in this frame that it overlaps (for display)."""
         ids: list[int | None] = [None] * len(detections)
-        matched = self._match(frame, detections)
+        signs = [i for i, d in enumerate(detections) if self.is_sign(d)]
+        matched = [(ti, signs[k]) for ti, k in self._match(frame, [detections[i] for i in signs])]
         for ti, di in matched:
-            self.tracks[ti].add(frame, t, detections[di], self.is_sign(detections[di]))
+            self.tracks[ti].add(frame, t, detections[di])
             ids[di] = self.tracks[ti].id
         seen = {ti for ti, _ in matched}
-        for di, d in enumerate(detections):
-            if ids[di] is not None:
-                continue
-            ids[di] = self._duplicate_of(d, seen)
-            if ids[di] is None and self.is_sign(d):
-                self.tracks.append(Track(self.next_id, d.box, frame, t, frame, t))
-                self.tracks[-1].add(frame, t, d, True)
+        for di in signs:
+            if ids[di] is None:
+                ids[di] = self._duplicate_of(detections[di], seen)
+            if ids[di] is None:
+                self.tracks.append(Track(self.next_id, detections[di].box, frame, t, frame, t))
+                self.tracks[-1].add(frame, t, detections[di])
                 seen.add(len(self.tracks) - 1)
                 ids[di] = self.next_id
                 self.next_id += 1
+        for di, d in enumerate(detections):
+            if ids[di] is None:
+                ids[di] = self._duplicate_of(d, seen)
         announced = self._announce(seen)
         views = tuple(self._view(self.tracks[i]) for i in sorted(seen))
         return TrackStep(tuple(ids), views, announced, self._age(seen))
@@ -280,7 +280,7 @@ class IouTracker:
 
     def _view(self, tr: Track) -> TrackView:
         label = tr.leader
-        conf = tr.votes[label] / max(1, tr.sign_frames) if label else 0.0
+        conf = tr.votes[label] / max(1, tr.frames) if label else 0.0
         return TrackView(tr.id, tr.box, label, conf, tr.announced is not None)
 
     def finish(self) -> list[Event]:

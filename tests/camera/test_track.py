@@ -85,8 +85,8 @@ def test_a_track_that_flickers_to_background_for_a_frame_stays_one_event():
     script[12] = []  # and a frame where the locator missed it
     announced, final, steps = run(IouTracker(), script)
     assert len(announced) == 1 and len(final) == 1 and final[0].label == "children"
-    assert steps[4].track_ids == steps[3].track_ids, "the background frame keeps the track alive"
-    assert final[0].frames == 29 and final[0].sign_frames == 28
+    assert steps[4].track_ids == (None,) and steps[5].track_ids == steps[3].track_ids
+    assert final[0].frames == 28
 
 
 def test_one_wrong_confident_frame_does_not_win_the_vote():
@@ -112,6 +112,16 @@ def test_background_alone_never_starts_a_track_nor_an_event():
     script = [[Detection((100, 100, 150, 150), "background", 0.99)] for _ in range(20)]
     announced, final, steps = run(IouTracker(), script)
     assert announced == [] and final == [] and all(s.track_ids == (None,) for s in steps)
+
+
+def test_a_track_does_not_drift_onto_background_where_its_sign_was():
+    """A sign passes; a red thing that is not a sign sits where it was. The track must end and the
+    next sign there must be a new track, not a continuation that never ends."""
+    sign = [[Detection((100, 100, 150, 150), "stop", 0.9)] for _ in range(10)]
+    wall = [[Detection((105, 100, 160, 150), "background", 0.95)] for _ in range(40)]
+    again = [[Detection((100, 100, 150, 150), "yield", 0.9)] for _ in range(10)]
+    announced, final, _ = run(IouTracker(TrackConfig(drop_after=15)), sign + wall + again)
+    assert [e.label for e in final] == ["stop", "yield"] and final[0].last_frame == 9
 
 
 def test_labels_under_the_confidence_threshold_count_as_background():
