@@ -41,7 +41,7 @@ class TrackConfig:
     """``confirm_after`` and ``drop_after`` count processed frames (with frame dropping, the frame
     index may advance by more than one between them)."""
 
-    confirm_after: int = 3
+    confirm_after: int = 4  # measured with benchmarks/locate_tune.py --track: 3 announces more signs twice
     drop_after: int = 15
     iou_min: float = 0.3  # a detection continues a track when it overlaps its predicted box this much
     min_confidence: float = 0.5  # a sign label less confident than this counts as background

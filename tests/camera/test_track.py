@@ -37,7 +37,7 @@ def run(tracker: IouTracker, script: list[list[Detection]]) -> tuple[list[Event]
 def test_a_sign_moving_and_growing_is_one_track_and_one_event():
     boxes = approach(60)
     script = [[Detection(b, "stop", 0.9)] for b in boxes]
-    announced, final, steps = run(IouTracker(), script)
+    announced, final, steps = run(IouTracker(TrackConfig(confirm_after=3)), script)
     assert len({s.track_ids[0] for s in steps}) == 1, "the fast growth at the end must not break the track"
     assert len(announced) == 1 and len(final) == 1
     a, e = announced[0], final[0]
@@ -167,7 +167,7 @@ def test_the_event_record_is_json_ready():
 
 def test_the_step_reports_the_tracks_seen_for_the_overlay():
     script = [[Detection((10, 10, 50, 50), "stop", 0.9)] for _ in range(3)]
-    _, _, steps = run(IouTracker(), script)
+    _, _, steps = run(IouTracker(TrackConfig(confirm_after=3)), script)
     view = steps[-1].tracks[0]
     assert view.label == "stop" and view.confirmed and view.box == (10, 10, 50, 50)
     assert not steps[0].tracks[0].confirmed
