@@ -2,7 +2,9 @@
 
 Usage: python benchmarks/locate_tune.py [--seconds 24] [--seeds 0] [--every 1]
        [--setting signs] [--setting signs:scale=0.33] [--setting windows:scales=0.1/0.2/0.4,stride=0.5]
-       [--json benchmarks/work/locate_tune.json] [--misses DIR]
+       [--json benchmarks/work/locate_tune.json] [--misses DIR] [--crop-size 64 | --model M.onnx]
+       python benchmarks/locate_tune.py --track 3/15/0.3,4/15/0.3 [--noise miss=0.15,wrong=0.03,false=0.02]
+       python benchmarks/locate_tune.py --video recording.avi [--setting ...]
 
 Frames come from ``edgetl data roadsigns-video``'s own renderer, in memory (no video encoding), so the
 locators see the pixels the video would hold before compression. For every frame every setting runs
@@ -24,6 +26,15 @@ Reported per setting, over frames whose sign is recognisable (ground truth has a
   crops ms    preparing the frame's crops as one model batch (``crop_batch``, 64x64 unless --model)
   model ms    the model on that batch (``infer_batch``), with --model only
 The default settings compare the proposer's reduced scale and sliding windows on the same frames.
+
+``--track`` runs the tracker on the first setting's boxes with a simulated classifier (a box matching
+the true box gets its true label, or background / another sign at the ``--noise`` rates; any other
+box is called a sign at the ``false`` rate) and counts per sign driven past: announced once with the
+right label, missed, announced twice, wrong label; false events per minute; and the delay from the
+sign's first recognisable frame to its announcement. It compares confirm_after / drop_after / iou_min.
+
+``--video`` runs the settings on a recording without ground truth (say, real footage without road
+signs): boxes per frame and time only.
 """
 
 from __future__ import annotations
@@ -46,8 +57,8 @@ from edgetl.fileio import write_json
 from edgetl.spec import Preprocess
 
 DEFAULT_SETTINGS = (
-    "signs:scale=1.0", "signs:scale=0.75", "signs:scale=0.5", "signs:scale=0.4", "signs:scale=0.33",
-    "windows:scales=0.05/0.1/0.2/0.4,stride=0.5", "windows:scales=0.05/0.07/0.1/0.14/0.2/0.28/0.4,stride=0.25",
+    "signs:scale=0.5", "signs:scale=1.0", "signs:scale=0.25", "signs:scale=0.5,max_splits=0",
+    "windows:scales=0.1/0.2/0.4,stride=0.5", "windows:scales=0.04/0.056/0.08/0.11/0.16/0.22/0.32/0.45,stride=0.25",
 )
 SIZE_BINS = ((0, 32), (32, 64), (64, 10_000))
 
@@ -138,7 +149,7 @@ class Tally:
             "recall_by_side": {f"{lo}-{hi if hi < 10_000 else ''}": _rate(h, n) for (lo, hi), (h, n) in self.hits.items()},
             "crop_recall": _rate(self.crop_hits, labelled),
             "boxes_per_frame": round(self.boxes / max(self.frames, 1), 2),
-            "precision": _rate(self.matched_boxes, self.boxes), "frames_capped": self.capped,
+            "precision": _rate(self.matched_boxes, self.boxes) if labelled else None, "frames_capped": self.capped,
             "boxes_per_frame_by_cue": {k: round(v / max(self.frames, 1), 2) for k, v in sorted(self.by_cue.items())},
             "ms_p50": round(float(np.percentile(ms, 50)), 3), "ms_p90": round(float(np.percentile(ms, 90)), 3),
             "cpu_ms_p50": round(float(np.percentile(self.cpu_ms, 50)), 3),
@@ -334,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", type=Path, default=None,
                     help="also time this model on every frame's crops (its own input size)")
     ap.add_argument("--misses", type=Path, default=None, help="save a picture of every missed labelled frame here")
+    ap.add_argument("--video", type=Path, default=None, help="instead: a recording without ground truth")
     ap.add_argument("--track", default=None, metavar="C/D/I,...",
                     help="instead: track the first setting's boxes with a simulated classifier, for each "
                          "confirm_after/drop_after/iou_min triple")
@@ -345,6 +357,8 @@ def main(argv: list[str] | None = None) -> int:
         cv2.setNumThreads(a.threads)
     if a.track:
         return main_track(a)
+    if a.video:
+        return main_video(a)
     settings = a.setting or list(DEFAULT_SETTINGS)
     seeds = [int(s) for s in a.seeds.split(",")]
     if a.model:
@@ -359,6 +373,34 @@ def main(argv: list[str] | None = None) -> int:
     if a.json:
         write_json(a.json, {"video": {"seconds": a.seconds, "seeds": seeds, "every": a.every, "size": [1280, 720]},
                             "results": results, "environment": collect(threads=a.threads)})
+    return 0
+
+
+def main_video(a: argparse.Namespace) -> int:
+    """Boxes per frame and time of each setting on a recording (every ``--every``-th frame)."""
+    settings = a.setting or list(DEFAULT_SETTINGS[:3])
+    locators, tallies = [make(s) for s in settings], [Tally() for _ in settings]
+    cap = cv2.VideoCapture(str(a.video))
+    if not cap.isOpened():
+        raise SystemExit(f"OpenCV cannot read {a.video}")
+    n = 0
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        if n % a.every == 0:
+            for i, loc in enumerate(locators):
+                t0, c0 = time.perf_counter(), time.process_time()
+                located = loc.locate(img)
+                tallies[i].add(located, None, (time.perf_counter() - t0) * 1e3, (time.process_time() - c0) * 1e3)
+        n += 1
+    cap.release()
+    print(f"{a.video.name}: {n} frames, every {a.every}")
+    results = {s: t.report() for s, t in zip(settings, tallies)}
+    print("\n".join(table(results)))
+    if a.json:
+        write_json(a.json, {"video": str(a.video.name), "frames": n, "results": results,
+                            "environment": collect(threads=a.threads)})
     return 0
 
 

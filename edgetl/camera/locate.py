@@ -158,11 +158,14 @@ class FrameLocator:
 @dataclass(frozen=True)
 class SignColour:
     """A paint colour of sign designs: its HSV ranges (OpenCV: H 0-180), the shapes it is painted in,
-    and how much larger the whole sign is than the colour's own outline (``grow``)."""
+    how much larger the whole sign is than the colour's own outline (``grow``), and the least share
+    of its bounding box a blob's outline must enclose (``min_fill``: 0 for colours painted as rings,
+    more for colours painted as filled shapes; a cheap test before the shape is measured)."""
 
     ranges: tuple[tuple[tuple[int, int, int], tuple[int, int, int]], ...]
     shapes: tuple[str, ...]
     grow: float = 1.0
+    min_fill: float = 0.0
 
 
 # Red: rings, discs, octagons, triangles (prohibitions, stop, warnings, yield); blue: discs and
@@ -171,9 +174,9 @@ class SignColour:
 SIGN_COLOURS: dict[str, SignColour] = {
     "red": SignColour((((0, 60, 50), (5, 255, 255)), ((168, 60, 50), (180, 255, 255))),
                       ("circle", "octagon", "triangle")),
-    "blue": SignColour((((98, 90, 40), (125, 255, 255)),), ("circle", "rectangle")),
-    "yellow": SignColour((((18, 120, 120), (32, 255, 255)),), ("diamond",), grow=1.35),
-    "white": SignColour((((0, 0, 170), (180, 40, 255)),), ("circle",)),
+    "blue": SignColour((((98, 90, 40), (125, 255, 255)),), ("circle", "rectangle"), min_fill=0.35),
+    "yellow": SignColour((((18, 120, 120), (32, 255, 255)),), ("diamond",), grow=1.35, min_fill=0.25),
+    "white": SignColour((((0, 0, 170), (180, 40, 255)),), ("circle",), min_fill=0.35),
 }
 
 MAX_ASPECT = 2.0  # a sign's box is at most this much wider than tall or taller than wide, at an angle too
@@ -330,6 +333,8 @@ class SignProposer:
                    & (bw * bh <= c.split_area * mask.size))
             rejected += [(x[i], y[i], bw[i], bh[i]) for i in np.flatnonzero(big)]
         for i in np.flatnonzero(sized):
+            if colour.min_fill and cv2.contourArea(contours[i]) < colour.min_fill * (bw[i] - 1) * (bh[i] - 1):
+                continue
             hull = cv2.convexHull(contours[i])
             fit, shape = shape_fit(hull, colour.shapes)
             score = fit * min(1.0, hull_coverage(mask, hull) / 0.9) if fit >= c.min_score else 0.0
