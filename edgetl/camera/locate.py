@@ -213,6 +213,8 @@ class SignConfig:
             raise EdgetlError(f"sign colours {','.join(self.colours)!r}: use some of {', '.join(SIGN_COLOURS)}")
         if not 0.05 <= self.scale <= 1.0:
             raise EdgetlError(f"locate scale {self.scale} must be between 0.05 and 1")
+        if not 0.0 < self.max_side <= 1.0 or not 0.0 <= self.min_score <= 1.0 or not 0.0 < self.nms_iou <= 1.0:
+            raise EdgetlError("sign proposer: max_side, min_score and nms_iou are fractions between 0 and 1")
         if self.max_boxes < 1 or self.min_side < 1:
             raise EdgetlError("--max-boxes and the smallest box side must be at least 1")
         if not 0.1 <= self.fill <= 1.0:
@@ -265,12 +267,20 @@ def _bounding_rects(contours: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
 
 
 class SignProposer:
-    """Boxes around things painted and shaped like road signs."""
+    """Boxes around things painted and shaped like road signs.
+
+    On a copy of the frame reduced by ``scale`` (0.5: measured, see benchmarks/locate_tune.py; a
+    factor of 1/n also keeps ``cv2.resize``'s fast area path), each sign colour is masked in HSV and
+    closed over one-pixel gaps; its outer outlines are filtered by size and aspect, then scored by
+    how close their convex hull is to the colour's sign shapes and how much of that hull the colour
+    covers. The boxes of all colours go through non-maximum suppression, the best ``max_boxes`` are
+    kept, and each is mapped back to full resolution and padded to the training framing.
+    """
 
     name = "signs"
 
-    def __init__(self, config: SignConfig | None = None, **options: Any):
-        self.config = config or SignConfig(**options)
+    def __init__(self, config: SignConfig | None = None):
+        self.config = config or SignConfig()
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
         self._cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
@@ -286,7 +296,7 @@ class SignProposer:
         hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
         boxes, scores, cues = [], [], []
         for colour in c.colours:
-            for box, score, shape in self._candidates(small, hsv, SIGN_COLOURS[colour], (sx, sy), (w, h)):
+            for box, score, shape in self._candidates(hsv, SIGN_COLOURS[colour], (sx, sy), (w, h)):
                 boxes.append(box)
                 scores.append(score)
                 cues.append(f"{colour} {shape}")
@@ -300,12 +310,12 @@ class SignProposer:
             mask = m if mask is None else cv2.bitwise_or(mask, m)
         return cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self._kernel)
 
-    def _candidates(self, small: np.ndarray, hsv: np.ndarray, colour: SignColour, scale: tuple[float, float],
-                    size: tuple[int, int]):
+    def _candidates(self, hsv: np.ndarray, colour: SignColour, scale: tuple[float, float], size: tuple[int, int]):
         """(full-resolution box, score, shape) for each blob of the colour that looks like a sign.
 
-        A large blob that does not is split along the edges inside it and its parts are tried: a red
-        sign in front of a red car merges with it in the mask, not in the picture.
+        The largest blob that does not (up to ``max_splits`` of them, each at most ``split_area`` of the
+        frame) is split along the brightness edges inside it and its parts are tried: a red sign in
+        front of a red car merges with it in the mask, not in the picture.
         """
         mask = self._mask(hsv, colour)
         rejected: list[tuple[int, int, int, int]] = []
@@ -402,12 +412,13 @@ def window_grid(width: int, height: int, config: WindowConfig) -> tuple[np.ndarr
 
 class WindowLocator:
     """Multi-scale sliding windows: every window is a crop; its box is the object a crop of that size
-    frames (the window shrunk to ``fill``), for tracking and scoring."""
+    frames (the window shrunk to ``fill``), for tracking and scoring. The grid depends only on the
+    frame size and is computed once per size."""
 
     name = "windows"
 
-    def __init__(self, config: WindowConfig | None = None, **options: Any):
-        self.config = config or WindowConfig(**options)
+    def __init__(self, config: WindowConfig | None = None):
+        self.config = config or WindowConfig()
         self._grid: dict[tuple[int, int], Located] = {}
 
     def locate(self, frame_bgr: np.ndarray) -> Located:
