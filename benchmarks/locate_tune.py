@@ -23,8 +23,8 @@ Reported per setting, over frames whose sign is recognisable (ground truth has a
   ms p50/p90  wall-clock time of ``locate`` on one 1280x720 frame
   cpu ms p50  CPU time of this process during ``locate`` (with --threads 1, the locator's own work:
               on a machine shared with other jobs it varies less than the wall clock)
-  crops ms    preparing the frame's crops as one model batch (``crop_batch``, 64x64 unless --model)
-  model ms    the model on that batch (``infer_batch``), with --model only
+  crops ms    preparing the frame's crops as model batches (``crop_batch``, 64x64 unless --model)
+  model ms    the model on them (``infer_crops`` less the preparing), with --model only
 The default settings compare the proposer's reduced scale and sliding windows on the same frames.
 
 ``--track`` runs the tracker on the first setting's boxes with a simulated classifier (a box matching
@@ -50,7 +50,7 @@ import numpy as np
 
 from edgetl.bench.environment import collect
 from edgetl.camera.locate import (FrameLocator, Locator, SignConfig, SignProposer, WindowConfig, WindowLocator,
-                                  box_iou, crop_batch, infer_batch)
+                                  box_iou, crop_batch, infer_crops)
 from edgetl.camera.track import Detection, IouTracker, TrackConfig
 from edgetl.data.video import VideoConfig, plan_passes, render_frames
 from edgetl.fileio import write_json
@@ -166,16 +166,18 @@ def _rate(n: int, d: int) -> float | None:
 
 
 def classify(tally: Tally, img: np.ndarray, located, pre: Preprocess | None, runner) -> None:
-    """Time what the crops cost after locating: one preprocessed batch, and the model on it."""
+    """Time what the crops cost after locating: preparing them as model batches of at most 64 (as
+    ``infer_crops`` does), and with a model, preparing and running them (``infer_crops``)."""
     if pre is None:
         return
     t0 = time.perf_counter()
-    batch = crop_batch(img, located.crops, pre)
+    for i in range(0, len(located.crops), 64):
+        crop_batch(img, located.crops[i:i + 64], pre)
     t1 = time.perf_counter()
     tally.crop_ms.append((t1 - t0) * 1e3)
     if runner is not None:
-        infer_batch(runner, batch)
-        tally.infer_ms.append((time.perf_counter() - t1) * 1e3)
+        infer_crops(runner, img, located.crops)
+        tally.infer_ms.append((time.perf_counter() - t1) * 1e3 - tally.crop_ms[-1])
 
 
 def run(settings: list[str], seconds: float, seeds: list[int], every: int, misses: Path | None,

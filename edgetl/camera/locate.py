@@ -11,7 +11,8 @@ padded the way its training images frame a sign. Locators are entries of ``LOCAT
 - ``windows``: multi-scale sliding windows, for objects that have no colour cue.
 
 ``crop_batch`` turns the crops of one frame into one model batch with the deployment preprocessing;
-``infer_batch`` runs it through a Runner in chunks its batch range accepts.
+``infer_batch`` runs a batch through a Runner in chunks its batch range accepts; ``infer_crops`` does
+both for one frame, chunk by chunk when the crops are many (sliding windows).
 """
 
 from __future__ import annotations
@@ -581,3 +582,13 @@ def infer_batch(runner: Runner, batch: np.ndarray) -> np.ndarray:
             part = np.concatenate([part, np.zeros((lo - len(part), *part.shape[1:]), part.dtype)])
         out.append(runner.infer(part)[: b - a])
     return np.concatenate(out)
+
+
+def infer_crops(runner: Runner, frame_bgr: np.ndarray, crops: np.ndarray, max_batch: int = 64) -> np.ndarray:
+    """Logits for the crops of one frame: one batch when they fit in ``max_batch`` and the runner's
+    range (a sign proposer's handful), else chunk by chunk, each prepared just before it runs, so a
+    frame of a thousand windows never holds all their pixels at once."""
+    hi = min(max_batch, runner.batch_range[1] or max_batch)
+    p = runner.info.preprocess
+    parts = [infer_batch(runner, crop_batch(frame_bgr, crops[i:i + hi], p)) for i in range(0, len(crops), hi)]
+    return np.concatenate(parts) if parts else np.zeros((0, runner.info.num_classes), np.float32)

@@ -11,6 +11,7 @@ import pytest
 
 from edgetl.camera.locate import (DEFAULT_LOCATOR, LOCATORS, FrameLocator, Located, SignConfig, SignProposer,
                                   WindowConfig, WindowLocator, batch_chunks, box_iou, crop_batch, infer_batch,
+                                  infer_crops,
                                   locator_options, make_locator, pad_to_crops, window_grid)
 from edgetl.errors import EdgetlError
 from edgetl.preprocess import crop_roi, preprocess_frames
@@ -310,3 +311,16 @@ def test_infer_batch_of_no_crops_does_not_call_the_model():
     with CountingRunner((1, 4)) as r:
         assert infer_batch(r, np.zeros((0, 3, 8, 8), np.float32)).shape == (0, 2)
     assert r.sizes == []
+
+
+def test_infer_crops_prepares_and_runs_a_frame_of_many_crops_chunk_by_chunk():
+    img = textured(11)
+    crops = WindowLocator(WindowConfig(scales=(0.1, 0.2), stride=0.5)).locate(img).crops
+    with CountingRunner((1, None)) as r:
+        logits = infer_crops(r, img, crops, max_batch=32)
+    expected = crop_batch(img, crops, r.info.preprocess).mean(axis=(1, 2, 3))
+    np.testing.assert_allclose(logits[:, 0], expected, rtol=1e-5)
+    assert max(r.sizes) == 32 and sum(r.sizes) == len(crops)
+    with CountingRunner((1, 8)) as r:
+        infer_crops(r, img, crops[:5])
+    assert r.sizes == [5], "a handful of crops is one batch"
