@@ -94,7 +94,7 @@ class TrackView:
 
     track_id: int
     box: Box
-    label: str | None  # the vote's leader; None while only background has been seen
+    label: str  # the vote's leader so far
     confidence: float
     confirmed: bool
 
@@ -280,8 +280,8 @@ class IouTracker:
 
     def _view(self, tr: Track) -> TrackView:
         label = tr.leader
-        conf = tr.votes[label] / max(1, tr.frames) if label else 0.0
-        return TrackView(tr.id, tr.box, label, conf, tr.announced is not None)
+        assert label is not None  # a track starts with a sign detection
+        return TrackView(tr.id, tr.box, label, tr.votes[label] / max(1, tr.frames), tr.announced is not None)
 
     def finish(self) -> list[Event]:
         """End every live track (the stream is over); the final events of the confirmed ones."""
