@@ -49,10 +49,10 @@ import cv2
 import numpy as np
 
 from edgetl.bench.environment import collect
-from edgetl.camera.locate import (FrameLocator, Locator, SignConfig, SignProposer, WindowConfig, WindowLocator,
-                                  box_iou, crop_batch, infer_crops)
+from edgetl.camera.locate import Locator, crop_batch, infer_crops
+from edgetl.proposals import FrameLocator, SignConfig, SignProposer, WindowConfig, WindowLocator, box_iou
 from edgetl.camera.track import Detection, IouTracker, TrackConfig
-from edgetl.data.video import VideoConfig, plan_passes, render_frames
+from edgetl.synth.video import VideoConfig, plan_passes, render_frames
 from edgetl.fileio import write_json
 from edgetl.spec import Preprocess
 

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent / "edgetl"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("__init__", "errors", "fileio"),
     ("spec", "registry", "_optional"),
-    ("preprocess", "onnxinfo", "backbones"),
+    ("preprocess", "onnxinfo", "backbones", "proposals"),
     ("weights", "checkpoint", "data"),
     ("synth", "trt", "train"),
     ("runtime",),

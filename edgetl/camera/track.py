@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from edgetl.camera.locate import box_iou
+from edgetl.proposals import box_iou
 from edgetl.errors import EdgetlError
 
 Box = tuple[int, int, int, int]

@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
-from edgetl.camera.locate import (DEFAULT_LOCATOR, LOCATORS, FrameLocator, Located, SignConfig, SignProposer,
-                                  WindowConfig, WindowLocator, batch_chunks, box_iou, crop_batch, infer_batch,
-                                  infer_crops,
-                                  locator_options, make_locator, pad_to_crops, window_grid)
+from edgetl.camera.locate import (DEFAULT_LOCATOR, LOCATORS, batch_chunks, crop_batch, infer_batch, infer_crops,
+                                  locator_options, make_locator)
+from edgetl.proposals import (FrameLocator, Located, SignConfig, SignProposer, WindowConfig, WindowLocator, box_iou,
+                              pad_to_crops, window_grid)
 from edgetl.errors import EdgetlError
 from edgetl.preprocess import crop_roi, preprocess_frames
 from edgetl.runtime import Runner
@@ -149,7 +149,7 @@ def test_hundreds_of_red_blobs_are_capped_to_the_best_and_the_cap_is_reported(ca
     img = red_blobs(400)
     everything = SignProposer(SignConfig(max_boxes=10_000)).locate(img)
     assert len(everything) > 40, "the frame should offer many sign-like candidates"
-    with caplog.at_level(logging.DEBUG, logger="edgetl.camera.locate"):
+    with caplog.at_level(logging.DEBUG, logger="edgetl.proposals"):
         capped = SignProposer(SignConfig(max_boxes=16)).locate(img)
     assert len(capped) == 16
     assert capped.capped == len(everything) - 16
