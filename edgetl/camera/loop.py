@@ -96,7 +96,7 @@ class LoopResult:
     own_work_share: float | None
     roi: str  # what was classified: the whole frame, an ROI, the ground-truth box, or the located boxes
     locator: str = "frame"
-    locate: dict[str, Any] = field(default_factory=dict)  # boxes per frame, frames capped
+    locate: dict[str, Any] = field(default_factory=dict)  # why this locator, boxes per frame, frames capped
     events: int = 0  # signs announced
     source_lost: bool = False  # a live source gave up, or reading the source failed
     score: dict[str, Any] | None = None
@@ -200,7 +200,7 @@ class CameraLoop:
     def roi_note(self) -> str:
         """What the classifier was given, for the summary and the score."""
         if self.boxes:
-            return f"boxes located by {self.locator_name} ({self.locator_why})"
+            return f"boxes located by {self.locator_name}"
         roi = getattr(self.locator, "roi", None)
         fixed = "ROI x1,y1,x2,y2=" + ",".join(map(str, roi)) if roi else "whole frame"
         if self.config.roi_from_truth:
@@ -400,7 +400,7 @@ class CameraLoop:
         stages = {k: summarize_ms(v) for k, v in self.times.items() if v}
         processing = [sum(self.times[k]) for k in STAGES if k != "capture"]
         own = sum(sum(self.times[k]) for k in OWN_WORK)
-        locate = {"boxes_per_frame": round(self.boxes_seen / self.frames, 2) if self.frames else 0.0,
+        locate = {"why": self.locator_why, "boxes_per_frame": round(self.boxes_seen / self.frames, 2) if self.frames else 0.0,
                   "frames_capped": self.frames_capped, "frames_chunked": self.classifier.chunked_frames}
         score = None
         if isinstance(self.scorer, SignScorer):

@@ -29,7 +29,7 @@ def test_signs_are_found_tracked_announced_once_and_scored_without_help(colour_r
     with colour_runner() as runner:
         result, announced = run_scene(runner, folder, load_ground_truth(gt), json=tmp_path / "f.jsonl",
                                       events=tmp_path / "e.jsonl", record=tmp_path / "o.avi")
-    assert result.locator == "signs" and "background" in result.roi, "the default for a model with a background class"
+    assert result.locator == "signs" and "has the 'background' class" in result.locate["why"], "the default rule"
     assert [e.announced_label for e in announced] == ["stop", "no_entry"] and result.events == 2
     assert all(not e.final for e in announced) and "sign #1: stop" in format_event(announced[0])
 
