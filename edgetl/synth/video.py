@@ -21,14 +21,13 @@ from edgetl.data.groundtruth import ground_truth_path, ground_truth_record
 from edgetl.errors import DataError
 from edgetl.fileio import atomic_path, write_json
 from edgetl.synth.draw import SIGN_CLASSES, render_sign
-from edgetl.synth.scene import backgrounds, draw_post, paste_sign, sign_quad
+from edgetl.synth.scene import draw_post, paste_sign, sign_quad, video_photos
 
 log = logging.getLogger(__name__)
 
 VIDEO_GENERATOR_VERSION = "1"
 MIN_LABEL_PX = 24  # a sign smaller than this (box side, pixels) is in view but not labelled
 MIN_INSIDE = 0.8  # ...and so is one with less than this fraction of its box inside the frame
-VIDEO_SKIP = ("hubble_deep_field", "immunohistochemistry", "coins", "clock")  # not scenery
 
 
 @dataclass(frozen=True)
@@ -83,9 +82,9 @@ def plan_passes(cfg: VideoConfig) -> list[Pass]:
 
 
 def _panorama(cfg: VideoConfig, rng: np.random.Generator) -> np.ndarray:
-    """Real photographs side by side, tall enough to zoom into."""
+    """Real photographs side by side, tall enough to zoom into: the parts of them the data set never uses."""
     h = int(cfg.height * 1.35)
-    bgs = [b for b in backgrounds() if not b[0].endswith(VIDEO_SKIP)] or list(backgrounds())
+    bgs = list(video_photos())
     order = rng.permutation(len(bgs))
     parts, width = [], 0
     for i in order:
