@@ -116,8 +116,11 @@ def roadsigns_video(out: Path, seconds: float, fps: int, resolution: str, seed: 
                     classes: tuple[str, ...] | None, overwrite: bool) -> None:
     """Write a synthetic drive-by video OUT (.mp4, mp4v) and its per-frame ground truth OUT.gt.json.
 
-    A real-photo background pans; signs appear small, grow and pass, with gaps between. A frame is
-    labelled only when its sign is at least 24 px and mostly inside the frame. The video is synthetic.
+    A real-photo background pans; signs appear small, grow and pass, on both sides of the road and at
+    different heights, sometimes two at once, among red and blue things that are not signs, with
+    night, glare and motion-blur segments. The ground truth lists every sign in view per frame with
+    its box, label, track and whether it is recognisable (at least 24 px, mostly inside the frame,
+    not lost to blur, darkness or glare). The video is synthetic.
     """
     from edgetl.data.groundtruth import ground_truth_path
     from edgetl.synth.video import VideoConfig, generate_video
@@ -131,9 +134,12 @@ def roadsigns_video(out: Path, seconds: float, fps: int, resolution: str, seed: 
     cfg = VideoConfig(seconds=seconds, fps=fps, width=w, height=h, seed=seed, classes=classes)
     with Bar(int(round(seconds * fps)), desc="video", unit="frame") as bar:
         gt = generate_video(out, cfg, overwrite=overwrite, progress=bar.update)
-    labelled = sum(f["label"] is not None for f in gt["frames"])
-    shown = sorted({f["label"] for f in gt["frames"] if f["label"]})
+    recognisable = [[s for s in f["signs"] if s["recognisable"]] for f in gt["frames"]]
+    tracks = {s["track"] for f in gt["frames"] for s in f["signs"]}
+    shown = {s["label"] for f in gt["frames"] for s in f["signs"]}
+    segments = ", ".join(f"{k} {sum(s['kind'] == k for s in gt['segments'])}" for k in ("night", "glare", "blur"))
     click.echo(f"wrote {out} ({gt['num_frames']} frames, {w}x{h} at {fps} fps) and {ground_truth_path(out)}: "
-               f"{labelled} frames show a recognisable sign ({len(shown)} classes)")
-    click.echo("The video is synthetic: drawn signs over panned real photographs.")
-    click.echo(f"next: edgetl run runs/roadsigns/model.onnx {out} --ground-truth {ground_truth_path(out)} --roi-from-truth")
+               f"{len(tracks)} signs of {len(shown)} classes; {sum(map(bool, recognisable))} frames show a "
+               f"recognisable sign, {sum(len(r) > 1 for r in recognisable)} two or more; segments: {segments}")
+    click.echo("The video is synthetic: drawn signs and distractors over panned real photographs.")
+    click.echo(f"next: edgetl run runs/roadsigns/model.onnx {out} --ground-truth {ground_truth_path(out)}")
