@@ -35,17 +35,6 @@ class Classified:
         return len(self.logits)
 
 
-def batch_note(runner: Runner, most: int | None, flag: str = "--max-boxes") -> str | None:
-    """What to tell the user, once, when the runner takes fewer crops per batch than a frame can have."""
-    hi = runner.batch_range[1]
-    if hi is None or most is None or most <= hi:
-        return None
-    how = (f"rebuild it with 'edgetl build --batch 1:4:{most}' to run them at once"
-           if runner.backend == "tensorrt" else "its batch size is fixed")
-    return (f"{runner.path.name} takes at most {hi} crop{'s' if hi > 1 else ''} per batch and a frame can have "
-            f"{most} ({flag}): such frames run in chunks of {hi}; {how}")
-
-
 class CropClassifier:
     """``classify(frame, crops)``: one batch per frame, chunked to what the runner accepts."""
 
@@ -53,6 +42,18 @@ class CropClassifier:
         self.runner = runner
         self.max_batch = max_batch
         self.chunked_frames = 0  # frames whose crops took more than one model call
+
+    def batch_note(self, most: int | None, flag: str = "--max-boxes") -> str | None:
+        """What to tell the user, once, when the runner takes fewer crops per batch than a frame can have
+        (up to ``max_batch``: more are prepared and run in chunks of that anyway)."""
+        hi, r = self.runner.batch_range[1], self.runner
+        need = min(most or 0, self.max_batch)
+        if hi is None or need <= hi:
+            return None
+        how = (f"rebuild it with 'edgetl build --batch 1:{min(4, need)}:{need}' to run them at once"
+               if r.backend == "tensorrt" else "export it with a dynamic batch to run them at once")
+        return (f"{r.path.name} takes at most {hi} crop{'s' if hi > 1 else ''} per batch and a frame can have "
+                f"{most} ({flag}): such frames run in chunks of {hi}; {how}")
 
     def classify(self, frame_bgr: np.ndarray, crops: np.ndarray) -> Classified:
         r, n = self.runner, len(crops)

@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterator, Mapping
 import numpy as np
 
 from edgetl.bench.timing import summarize_ms
-from edgetl.camera.classify import CropClassifier, batch_note
+from edgetl.camera.classify import CropClassifier
 from edgetl.camera.decide import BoxAnswers, Shown, SmoothedAnswer
 from edgetl.camera.events import EventLog
 from edgetl.camera.live import LiveFrame, LiveOutput
@@ -188,7 +188,7 @@ class CameraLoop:
                          f"the {self.locator_name} locator finds is called one of its classes, so false alarms "
                          f"cannot be rejected; train with a background class (edgetl data roadsigns writes one)")
         flag = "--max-boxes" if self.locator_name == "signs" else f"the {self.locator_name} locator"
-        note = batch_note(self.runner, max_boxes(self.locator_name, self.locator, self.capture.size), flag)
+        note = self.classifier.batch_note(max_boxes(self.locator_name, self.locator, self.capture.size), flag)
         return notes + ([note] if note else [])
 
     def _scorer(self) -> Scorer | SignScorer:
