@@ -3,7 +3,8 @@
 Usage (after `edgetl demo`, whose drive-by video and INT8 model it measures):
   python benchmarks/signs_loop.py --model edgetl-demo/run/model.int8.onnx --video edgetl-demo/drive.mp4 \
       [--threads 1] [--real vtest.avi --real bikes.mp4 ...] [--compare-frames N] \
-      [--windows scales=0.1/0.2/0.4,stride=0.5] [--sweep 2/15,3/15,4/15,5/15,4/8,4/30] [--out benchmarks/results]
+      [--windows scales=0.1/0.2/0.4,stride=0.5] [--sweep 2/15,3/15,4/15,5/15,4/8,4/30 --sweep-video drive1.mp4 ...]
+      [--out benchmarks/results]
 
 What it runs, in this order, each as `edgetl run --headless` runs it (no --record, no --json unless said):
   1. every frame (`--no-drop`, `--locate signs`) scored against the video's ground truth: signs announced
@@ -20,8 +21,10 @@ What it runs, in this order, each as `edgetl run --headless` runs it (no --recor
   4. each `--real` recording (real footage without road signs), every frame: the events it announces,
      all of them false, per minute of video;
   5. `--sweep`: the tracker's confirm-after / drop-after [/ threshold] settings replayed on the boxes and
-     labels run 1 classified (its per-frame JSONL), each scored like run 1; this is how the defaults of
-     `edgetl run --confirm-after/--drop-after` are chosen.
+     labels the classifier gave every frame of each `--sweep-video` (default: --video; one loop run each,
+     at the lowest threshold swept, its per-frame JSONL replayed), each scored like run 1 and summed over
+     the videos; this is how the defaults of `edgetl run --confirm-after/--drop-after` are chosen (on
+     videos of other seeds than the one the targets are measured on).
 Writes signs_loop.json and signs_loop.md to --out.
 
 Targets (issue: `edgetl run` finds the signs itself), on the default demo's video, INT8 model, 2-core CPU:
@@ -101,18 +104,14 @@ def compare_row(name: str, run: dict[str, Any]) -> dict[str, Any]:
 
 
 def replay(frames: list[dict[str, Any]], truth, labels, cfg: TrackConfig) -> dict[str, Any]:
-    """The tracker with ``cfg`` over the sign boxes run 1 classified; scored like run 1."""
+    """The tracker with ``cfg`` over the sign boxes one run classified; its track score, as run 1's."""
     tracker, scorer = IouTracker(cfg), SignScorer(truth, labels, "signs")
     for line in frames:
         dets = [Detection(tuple(b["box"]), b["label"], b["confidence"]) for b in line["boxes"]]
         step = tracker.update(line["frame"], line["t"], dets)
         scorer.add(line["frame"], np.zeros((0, 4)), [(d, t) for d, t in zip(dets, step.track_ids) if tracker.is_sign(d)])
     tracker.finish()
-    t = scorer.report(tracker.events)["tracks"]
-    return {"confirm_after": cfg.confirm_after, "drop_after": cfg.drop_after, "threshold": cfg.min_confidence,
-            **{k: t[k] for k in ("signs", "once_right", "missed", "twice", "wrong", "once_right_rate", "false_events",
-                                 "false_events_per_min")},
-            "delay_p50_frames": (t["delay_frames"] or {}).get("p50"), "delay_p50_ms": (t["delay_ms"] or {}).get("p50")}
+    return scorer.report(tracker.events)["tracks"]
 
 
 def sweep_configs(text: str) -> list[TrackConfig]:
@@ -121,6 +120,27 @@ def sweep_configs(text: str) -> list[TrackConfig]:
         c, d, *th = part.split("/")
         out.append(TrackConfig(confirm_after=int(c), drop_after=int(d), min_confidence=float(th[0]) if th else 0.5))
     return out
+
+
+def sweep(runner, videos: list[Path], configs: list[TrackConfig], tmp: Path) -> list[dict[str, Any]]:
+    """Each tracker setting replayed on every video's classified boxes; counts summed over the videos."""
+    lowest = TrackConfig(min_confidence=min(c.min_confidence for c in configs))
+    runs = []
+    for i, video in enumerate(videos):
+        truth = load_ground_truth(ground_truth_path(video))
+        loop(runner, video, truth, json=tmp / f"sweep{i}.jsonl", tracking=lowest)
+        runs.append((read_jsonl(tmp / f"sweep{i}.jsonl"), truth))
+    rows = []
+    for cfg in configs:
+        scores = [replay(frames, truth, runner.info.labels, cfg) for frames, truth in runs]
+        tot = {k: sum(x[k] for x in scores) for k in ("signs", "once_right", "missed", "twice", "wrong", "events",
+                                                      "false_events", "minutes")}
+        delays = [d for x in scores for d in (r["delay_frames"] for r in x["per_sign"]) if d is not None]
+        rows.append({"confirm_after": cfg.confirm_after, "drop_after": cfg.drop_after, "threshold": cfg.min_confidence,
+                     **tot, "once_right_rate": round(tot["once_right"] / tot["signs"], 4) if tot["signs"] else None,
+                     "false_events_per_min": round(tot["false_events"] / tot["minutes"], 3) if tot["minutes"] else None,
+                     "delay_p50_frames": float(np.median(delays)) if delays else None})
+    return rows
 
 
 def real_recording(runner, path: Path) -> dict[str, Any]:
@@ -149,15 +169,13 @@ def verdict(every: dict[str, Any], live: dict[str, Any]) -> dict[str, Any]:
 def measure(a: argparse.Namespace) -> dict[str, Any]:
     truth = load_ground_truth(ground_truth_path(a.video))
     with open_runner(a.model, threads=a.threads) as runner, tempfile.TemporaryDirectory() as tmp:
-        frames_jsonl = Path(tmp) / "frames.jsonl"
-        every = loop(runner, a.video, truth, json=frames_jsonl if a.sweep else None)
+        every = loop(runner, a.video, truth)
         live = loop(runner, a.video, truth, drop=True)
         n = a.compare_frames
         signs = every if n is None else loop(runner, a.video, truth, max_frames=n)
         windows = loop(runner, a.video, truth, locate="windows", options=window_options(a.windows), max_frames=n)
         real = [real_recording(runner, p) for p in a.real]
-        sweep = ([replay(read_jsonl(frames_jsonl), truth, runner.info.labels, c) for c in sweep_configs(a.sweep)]
-                 if a.sweep else [])
+        swept = sweep(runner, a.sweep_video or [a.video], sweep_configs(a.sweep), Path(tmp)) if a.sweep else []
         model = {"path": a.model.name, "backbone": runner.info.backbone, "backend": runner.backend,
                  "precision": runner.precision, "input": runner.info.preprocess.size, "labels": len(runner.info.labels),
                  "background_class": "background" in runner.info.labels}
@@ -165,7 +183,8 @@ def measure(a: argparse.Namespace) -> dict[str, Any]:
                                       "fps": truth.fps, "ground_truth_format": truth.format},
             "every_frame": every, "real_time": live, "targets": verdict(every, live),
             "compare": [compare_row("signs", signs), compare_row(f"windows {a.windows}", windows)],
-            "real_recordings": real, "sweep": sweep}
+            "real_recordings": real, "sweep": swept,
+            "sweep_videos": [p.name for p in (a.sweep_video or [a.video])] if a.sweep else []}
 
 
 def pct(v: float | None) -> str:
@@ -219,7 +238,7 @@ def to_markdown(r: dict[str, Any]) -> str:
                   f"{num(x['false_events_per_min'])} | {x['boxes_per_frame']:.1f} | {x['locate_ms_p50']:.2f} |"
                   for x in r["real_recordings"]]
     if r["sweep"]:
-        lines += ["", "## Tracker settings, replayed on the classified boxes of the every-frame run", "",
+        lines += ["", f"## Tracker settings, replayed on the classified boxes of {', '.join(r['sweep_videos'])}", "",
                   "| confirm after | drop after | threshold | signs | once, right | missed | twice | wrong | "
                   "false / min | delay p50 frames |", "|---|---|---|---|---|---|---|---|---|---|"]
         lines += [f"| {s['confirm_after']} | {s['drop_after']} | {s['threshold']:g} | {s['signs']} | "
@@ -239,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--windows", default="scales=0.1/0.2/0.4,stride=0.5", help="the sliding windows compared")
     ap.add_argument("--compare-frames", type=int, default=None, help="frames of the comparison runs (default: all)")
     ap.add_argument("--sweep", default=None, metavar="C/D[/T],...", help="tracker settings to replay")
+    ap.add_argument("--sweep-video", type=Path, action="append", default=[],
+                    help="a video with ground truth to replay the tracker settings on (repeatable; default --video)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     a = ap.parse_args(argv)
     if a.threads is not None:
