@@ -149,13 +149,14 @@ class CameraLoop:
         self.live, self.on_event = live, on_event
         c, labels = self.config, runner.info.labels
         self.background = c.tracking.background
-        self.locator_name, self.locator_why = self._choose_locator()
         options = {**c.locate_options, **({"roi": c.roi} if c.roi is not None else {})}
+        self.locator_name, self.locator_why = self._choose_locator(options)
         self.locator = make_locator(self.locator_name, **options)
         self.boxes = self.locator_name != "frame"  # box locators track boxes; the frame locator smooths
         self.answers = (BoxAnswers(labels, c.tracking, c.topk) if self.boxes
                         else SmoothedAnswer(labels, c.smoothing, self.background, c.topk))
         self.classifier = CropClassifier(runner)
+        self._check_frame_size()
         self.notes = self._notes()
         self.scorer = self._scorer() if truth else None
         self.times: dict[str, list[float]] = {k: [] for k in REPORTED}
@@ -169,16 +170,15 @@ class CameraLoop:
         self.window: Window | None = None
         self.events: EventLog | None = None
 
-    def _choose_locator(self) -> tuple[str, str]:
+    def _choose_locator(self, options: Mapping[str, Any]) -> tuple[str, str]:
         c = self.config
         if c.roi_from_truth:
             if self.truth is None:
                 raise EdgetlError("--roi-from-truth needs --ground-truth")
-            if c.locate not in (None, "frame") or c.roi is not None or c.locate_options:
+            if c.locate not in (None, "frame") or options:
                 raise EdgetlError("--roi-from-truth crops each frame to its ground-truth box (the frame locator): "
                                   "it takes no --locate other than frame and no --roi or locator option")
             return "frame", "--roi-from-truth: the ground-truth box is the crop"
-        options = {**c.locate_options, **({"roi": c.roi} if c.roi is not None else {})}
         return choose_locator(c.locate, self.runner.info.labels, self.background, options)
 
     def _notes(self) -> list[str]:
@@ -223,7 +223,6 @@ class CameraLoop:
         return getattr(self.locator, "roi", None)
 
     def run(self) -> LoopResult:
-        self._check_frame_size()
         for note in self.notes:
             log.warning("%s", note)
         self._warm_up()
