@@ -9,6 +9,7 @@ from typing import Callable
 
 import click
 
+from edgetl.camera.smoothing import SmoothingConfig
 from edgetl.camera.track import BACKGROUND, TrackConfig
 from edgetl.camera.sources import source_kinds
 from edgetl.cli.backend_options import BackendCommand
@@ -103,9 +104,10 @@ def _start_server(server, runner, spec) -> None:
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("source")
 @click.option("--topk", type=click.IntRange(1), default=3, show_default=True, help="Classes listed per frame.")
-@click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+@click.option("--threshold", type=click.FloatRange(0, 1), default=None,
               help="Under this (smoothed) confidence the answer is 'unknown'; with a box locator, a box's sign "
-                   "label under it counts as background.")
+                   f"label under it counts as background [default: {SmoothingConfig.threshold:g} with the frame "
+                   f"locator, {TrackConfig.min_confidence:g} with box locators].")
 @click.option("--background-label", default=BACKGROUND, show_default=True,
               help="The class that means 'no sign here'. A model without it still runs, but cannot reject "
                    "false alarms.")
@@ -155,18 +157,18 @@ def run(model: Path, source: str, topk: int, threshold: float, background_label:
     from edgetl.camera.events import format_event
     from edgetl.camera.loop import CameraLoop, LoopConfig, format_summary
     from edgetl.camera.score import format_report, load_ground_truth
-    from edgetl.camera.smoothing import SmoothingConfig
     from edgetl.camera.sources import Capture, parse_source
     from edgetl.fileio import write_json
     from edgetl.runtime import open_runner
 
     spec = parse_source(source)
     truth = load_ground_truth(ground_truth) if ground_truth else None
-    tracking = TrackConfig(confirm_after=confirm_after, drop_after=drop_after, min_confidence=threshold,
-                           background=background_label)
+    tracking = TrackConfig(confirm_after=confirm_after, drop_after=drop_after, background=background_label,
+                           min_confidence=TrackConfig.min_confidence if threshold is None else threshold)
+    smoothing = SmoothingConfig(smooth, window, hold, SmoothingConfig.threshold if threshold is None else threshold)
     config = LoopConfig(
         roi_from_truth=roi_from_truth, locate=locate, locate_options=locate_options, topk=topk,
-        smoothing=SmoothingConfig(smooth, window, hold, threshold), tracking=tracking, show=not headless,
+        smoothing=smoothing, tracking=tracking, show=not headless,
         record=record, record_fps=record_fps, json=json_path, events=events_path, max_frames=max_frames,
         frame_timeout_s=frame_timeout)
     server = _open_server(serve)
