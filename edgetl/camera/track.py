@@ -44,10 +44,11 @@ class TrackConfig:
     index may advance by more than one between them)."""
 
     # The defaults were measured with the default demo's INT8 model on six 24 s drive-by videos (seeds
-    # 1-6), replaying the tracker on the boxes it classified (benchmarks/signs_loop.py --sweep): 95.4%
-    # of 65 signs announced once and right, 0.42 false events per minute. Confirming after 4 frames
-    # announced two more signs twice; dropping after 15 lost signs the locator missed for half a
-    # second (three more twice); a threshold of 0.6 let five times as many false events through.
+    # 1-6), replaying the tracker on the boxes it classified (benchmarks/signs_loop.py --sweep): 64 of
+    # 65 signs announced once and right, no false event in 2.4 minutes. Confirming after 4 frames
+    # announced one more sign twice; dropping after 15 two more (signs the locator missed for half a
+    # second) and missed one. A threshold of 0.6 let five times as many false events through as 0.7
+    # with a model whose background class lacked the proposer's contrast-masked boxes.
     confirm_after: int = 5
     drop_after: int = 30
     iou_min: float = 0.3  # a detection continues a track when it overlaps its predicted or last box this much
