@@ -41,7 +41,7 @@ _CAUSES = {
     errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded",
     errno.EFBIG: "file too large (the file system or a file-size limit allows no more)",
     errno.EACCES: "permission denied", errno.EPERM: "permission denied", errno.EROFS: "read-only file system",
-    errno.EISDIR: "it is a folder", errno.ENAMETOOLONG: "name too long", errno.ENOENT: "no such folder",
+    errno.EISDIR: "it is a folder", errno.ENAMETOOLONG: "name too long", errno.ENOENT: "no such file or folder",
     errno.EIO: "input/output error (is the disk or card failing or gone?)",
 }
 
@@ -130,7 +130,7 @@ def free_bytes(path: str | os.PathLike) -> int:
 
 
 def _megabytes(n: float) -> str:
-    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.0f} kB"
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
 
 
 def check_space(path: str | os.PathLike, need_bytes: int | None = None, label: str | None = None) -> None:
@@ -198,11 +198,13 @@ def temp_beside(target: str | os.PathLike, suffix: str = ".tmp") -> Path:
     device as another user. ``suffix`` matters to writers that pick a format from the name (OpenCV).
     """
     target = Path(target)
-    with writing(target, target.parent):
+    try:  # every error here is about writing beside target (the random name it may give means nothing)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
         os.close(fd)
         os.chmod(tmp, 0o666 & ~_umask())
+    except OSError as exc:
+        raise output_error(target, exc) from exc
     return Path(tmp)
 
 
@@ -253,8 +255,10 @@ def staging_folder(parent: str | os.PathLike, prefix: str) -> Iterator[Path]:
     The lock tells ``remove_stale_temps`` that the folder belongs to a run still going.
     """
     parent = Path(parent)
-    with writing(parent):
+    try:
         folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    except OSError as exc:
+        raise output_error(parent, exc) from exc
     fd = os.open(folder, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

@@ -52,8 +52,11 @@ def redact(text: object) -> str:
 def secrets_in(uri: str) -> set[str]:
     """The secret values a URI carries (passwords, tokens), as typed and percent-decoded."""
     found: set[str] = set()
-    for m in _URL_USERINFO.finditer(uri):
-        cred = m["cred"]
+    _, scheme, rest = uri.partition("://")
+    creds = [m["cred"] for m in _URL_USERINFO.finditer(uri)]
+    if scheme and "@" in rest:  # the whole text is one URL: its userinfo may even hold spaces
+        creds.append(rest.rsplit("@", 1)[0])
+    for cred in creds:
         user, sep, password = cred.partition(":")
         found.add(password if sep else user)  # a bare userinfo is often a token
     for m in _QUERY_SECRET.finditer(uri):

@@ -69,3 +69,13 @@ def test_video_command(tmp_path):
     assert "synthetic" in r.output
     r = _run("roadsigns-video", out, "--seconds", "3")
     assert r.exit_code == 1 and "--overwrite" in r.output
+
+
+@pytest.mark.parametrize("command, name, what", [("roadsigns-video", "drive.mp4", ""),
+                                                 ("roadsigns", "signs", "to the output folder ")])
+def test_an_output_under_a_file_is_one_line_before_any_work(tmp_path, command, name, what):
+    (tmp_path / "X").write_text("a file")
+    r = _run(command, tmp_path / "X" / name, *(["--seconds", "1"] if command == "roadsigns-video" else SMALL))
+    assert r.exit_code == 1 and "Traceback" not in r.output, r.output
+    assert r.output.strip() == f"Error: cannot write {what}{tmp_path / 'X' / name}: not a folder: {tmp_path / 'X'} is a file"
+    assert (tmp_path / "X").read_text() == "a file" and sorted(p.name for p in tmp_path.iterdir()) == ["X"]
