@@ -25,6 +25,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal
@@ -156,6 +157,10 @@ def check_output(path: str | os.PathLike, kind: Literal["file", "folder"] = "fil
     label = f"to the output folder {path}" if kind == "folder" else str(path)
     if kind == "file" and path.is_dir():
         raise OutputError(f"cannot write {label}: it is a folder, not a file")
+    if kind == "file" and is_special_file(path):  # written in place: its folder does not matter
+        if not os.access(path, os.W_OK):
+            raise OutputError(f"cannot write {label}: permission denied")
+        return path
     if kind == "folder" and os.path.lexists(path) and not path.is_dir():
         raise OutputError(f"cannot write {label}: {path} is a file, not a folder")
     folder = path if kind == "folder" else path.parent
@@ -190,6 +195,17 @@ def _read_only(path: Path) -> bool:
 # --------------------------------------------------------------------------------------- atomic writes
 
 
+def is_special_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` exists and is neither a regular file nor a folder: a device such as /dev/stdout
+    or /dev/null, or a pipe. Such a target is written in place: renaming a file over it would replace
+    the device."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
 def temp_beside(target: str | os.PathLike, suffix: str = ".tmp") -> Path:
     """Create an empty temporary file ``.<name>.<random><suffix>`` in ``target``'s folder, with the mode
     a plain ``open()`` gives.
@@ -213,8 +229,12 @@ def atomic_path(target: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Pat
     """Yield a temporary path beside ``target``; rename it over ``target`` if the block succeeds.
 
     A failed write in the block (or of the rename) raises ``OutputError``; the temporary file is removed
-    and ``target`` stays as it was.
+    and ``target`` stays as it was. A device or pipe (``is_special_file``) is yielded itself.
     """
+    if is_special_file(target):
+        with writing(target):
+            yield Path(target)
+        return
     tmp_path = temp_beside(target, suffix)
     try:
         with writing(target, tmp_path):

@@ -157,3 +157,14 @@ def test_stale_temporaries_of_the_named_targets_are_removed_and_nothing_else(tmp
         assert live.is_dir()
     assert sorted(p.name for p in removed) == sorted([".export-abcd_123", *(p.name for p in stale)])
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(keep)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full")
+def test_a_device_is_written_in_place_and_never_replaced():
+    write_json("/dev/null", {"x": 1})
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    check_output("/dev/full")
+    with pytest.raises(OutputError, match=r"^cannot write /dev/full: disk full$"):
+        write_json("/dev/full", {"x": 1})
+    assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
+

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from edgetl.errors import EdgetlError, OutputError
-from edgetl.fileio import check_space, temp_beside, writing
+from edgetl.fileio import check_space, is_special_file, temp_beside, writing
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,8 @@ class JsonlWriter:
 
     def __init__(self, target: str | os.PathLike):
         self.target = Path(target)
-        self.tmp = temp_beside(self.target, ".tmp")
+        self.direct = is_special_file(self.target)  # /dev/stdout, a pipe: written in place
+        self.tmp = self.target if self.direct else temp_beside(self.target, ".tmp")
         with writing(self.target, self.tmp):
             self._f = open(self.tmp, "w", encoding="utf-8")
         self.lines = 0
@@ -59,13 +60,14 @@ class JsonlWriter:
             with writing(self.target, self.tmp):
                 self._f.close()
                 if not self.failed:
-                    os.replace(self.tmp, self.target)
+                    if not self.direct:
+                        os.replace(self.tmp, self.target)
                     return self.target
         except OutputError:
             self.failed = True
             raise
         finally:
-            if self.failed:
+            if self.failed and not self.direct:
                 self.tmp.unlink(missing_ok=True)
         return None
 

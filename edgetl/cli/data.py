@@ -61,7 +61,7 @@ def roadsigns(out: Path, per_class: int, image_size: tuple[int, int], seed: int,
     with perspective, blur, night, glare, colour casts, fading, occlusion and JPEG artefacts.
     Writes OUT/labels.txt and OUT/manifest.json (counts, seed, version, content hash).
     """
-    from edgetl.fileio import check_output
+    from edgetl.fileio import check_output, writing
     from edgetl.synth.roadsigns import RoadSignConfig, generate_roadsigns, validate
 
     check_output(out, kind="folder")
@@ -71,7 +71,7 @@ def roadsigns(out: Path, per_class: int, image_size: tuple[int, int], seed: int,
     validate(cfg)
     total = per_class * len(cfg.class_names())
     start = time.perf_counter()
-    with Bar(total, desc="road signs", unit="img") as bar:
+    with Bar(total, desc="road signs", unit="img") as bar, writing(out):  # a full disk names OUT
         manifest = generate_roadsigns(out, cfg, overwrite=overwrite, progress=bar.update)
     secs = time.perf_counter() - start
     counts = ", ".join(f"{k} {v['images']}" for k, v in manifest["splits"].items())

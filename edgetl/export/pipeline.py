@@ -102,6 +102,8 @@ def _check_run_folder(run: Path, cfg: ExportConfig) -> None:
     model_pt = run / "model.pt"
     size = model_pt.stat().st_size if model_pt.is_file() else 0
     check_output(run, kind="folder", need_bytes=size * (3 if cfg.int8 else 1) or None)
+    for name in OUTPUTS:
+        check_output(run / name)
 
 
 def _run_config(run: Path) -> dict[str, Any]:

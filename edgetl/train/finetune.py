@@ -139,6 +139,8 @@ def _prepare_run_dir(run: Path, resume: bool, overwrite: bool) -> None:
     if resume and not run.is_dir():
         raise EdgetlError(f"--resume {run}: no such run folder")
     check_output(run, kind="folder")
+    for name in (*RUN_FILES, "train.log"):
+        check_output(run / name)
     if not resume and (run / "model.pt").exists() and not overwrite:
         raise EdgetlError(f"{run} already holds a trained model: continue it with --resume {run}, "
                           f"choose another -o, or pass --overwrite")

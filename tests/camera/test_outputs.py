@@ -135,3 +135,11 @@ def test_a_killed_recording_is_removed_by_the_next_and_a_killed_log_is_kept(tiny
     res = run_cli(tiny_model, clip, "--headless", "--no-drop", "--record", tmp_path / "out.avi")
     assert res.exit_code == 0, res.output
     assert not dead.exists() and log.exists() and (tmp_path / "out.avi").is_file()
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full")
+@pytest.mark.parametrize("option", ["--json", "--summary"])
+def test_a_device_that_is_full_is_one_line(tiny_model, clip, option):
+    res = run_cli(tiny_model, clip, "--headless", "--no-drop", option, "/dev/full")
+    assert res.exit_code == 1 and res.output.strip().splitlines()[-1] == "Error: cannot write /dev/full: disk full"
+    assert "Traceback" not in res.output

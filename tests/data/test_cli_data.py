@@ -79,3 +79,21 @@ def test_an_output_under_a_file_is_one_line_before_any_work(tmp_path, command, n
     assert r.exit_code == 1 and "Traceback" not in r.output, r.output
     assert r.output.strip() == f"Error: cannot write {what}{tmp_path / 'X' / name}: not a folder: {tmp_path / 'X'} is a file"
     assert (tmp_path / "X").read_text() == "a file" and sorted(p.name for p in tmp_path.iterdir()) == ["X"]
+
+
+def test_a_disk_that_fills_while_generating_is_one_line_and_leaves_nothing(tmp_path, monkeypatch):
+    import errno
+    import pathlib
+
+    real, calls = pathlib.Path.write_bytes, []
+
+    def write_bytes(self, data):
+        calls.append(self)
+        if len(calls) > 5:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, data)
+
+    monkeypatch.setattr(pathlib.Path, "write_bytes", write_bytes)
+    r = _run("roadsigns", tmp_path / "signs", *SMALL)
+    assert r.exit_code == 1 and r.output.strip().splitlines()[-1] == f"Error: cannot write {tmp_path / 'signs'}: disk full"
+    assert "Traceback" not in r.output and list(tmp_path.iterdir()) == []

@@ -57,6 +57,13 @@ def test_split_folders_without_train_are_a_missing_split_not_classes(tiny_data, 
     assert not (tmp_path / "run" / "model.pt").exists()
 
 
+def test_outputs_of_a_run_folder_that_are_folders_are_refused_before_training(tiny_data, tmp_path):
+    (tmp_path / "run" / "checkpoint.pt").mkdir(parents=True)
+    with pytest.raises(OutputError, match=r"checkpoint\.pt: it is a folder, not a file"):
+        finetune(_cfg(tiny_data, tmp_path / "run"))
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["checkpoint.pt"]
+
+
 def test_a_disk_without_room_for_the_model_is_refused_before_training(tiny_data, tmp_path, monkeypatch):
     epochs = _Epochs()
     low_disk(monkeypatch, free=2_000_000)  # tiny for a model with a million parameters
