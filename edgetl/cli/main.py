@@ -3,7 +3,7 @@
 Subcommands are imported lazily, so ``edgetl --help`` stays fast and works with only the core
 dependencies. A user error (``EdgetlError``) is printed as one line without a traceback, and so, as a
 last line of defence, is an ``OSError`` that escaped a command (the writers and the early output checks
-are where such errors are meant to be caught). Every line shown or logged goes through ``redact``.
+are where such errors are meant to be caught). Error lines and log records go through ``redact``.
 """
 
 from __future__ import annotations

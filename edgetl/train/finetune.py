@@ -26,8 +26,8 @@ from edgetl import __version__, backbones, checkpoint, weights
 from edgetl.data.layouts import load_dataset
 from edgetl.data.samples import SplitData
 from edgetl.errors import DataError, EdgetlError, OutputError
-from edgetl.fileio import (check_output, check_space, read_json, remove_stale_temps, write_json, write_text,
-                           writing)
+from edgetl.fileio import (check_output, check_space, describe_os_error, read_json, remove_stale_temps, write_json,
+                           write_text, writing)
 from edgetl.preprocess import standardize_tensor, unit_tensor
 from edgetl.spec import ModelInfo, Preprocess
 from edgetl.train import augment as aug
@@ -144,14 +144,13 @@ def _prepare_run_dir(run: Path, resume: bool, overwrite: bool) -> None:
     if not resume and (run / "model.pt").exists() and not overwrite:
         raise EdgetlError(f"{run} already holds a trained model: continue it with --resume {run}, "
                           f"choose another -o, or pass --overwrite")
-    probe = run / ".write-test"
+    probe = run / ".write-test"  # what check_output cannot see (ACLs, a file system mounted oddly)
     try:
-        with writing(run, probe):
-            run.mkdir(parents=True, exist_ok=True)
-            probe.write_bytes(b"")
-            probe.unlink()
-    except OutputError as exc:
-        raise OutputError(str(exc).replace(f"cannot write {run}", f"cannot write to the output folder {run}", 1)) from exc
+        run.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise OutputError(f"cannot write to the output folder {run}: {describe_os_error(exc, probe)}") from exc
 
 
 def _checkpoint_bytes(tr: "_Trainer") -> int:
