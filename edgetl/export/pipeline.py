@@ -1,7 +1,9 @@
 """``edgetl export RUN``: verified FP32 ONNX and, on request, an INT8 model that passed its gates.
 
 Everything is written into a staging folder inside RUN and moved into place only when every check
-passed, so a failed export never replaces files a previous export wrote.
+passed, so a failed export never replaces files a previous export wrote. RUN is checked before the work
+starts (a folder that can be written, with room for the models), a failed write is one ``OutputError``
+naming the file, and staging folders a killed export left are removed by the next one.
 """
 
 from __future__ import annotations
@@ -9,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -24,14 +24,15 @@ from edgetl.data import calibration as cal
 from edgetl.data.images import ImageSet, load_images
 from edgetl.data.layouts import load_dataset
 from edgetl.data.samples import Sample, SplitData
-from edgetl.errors import DataError, ExportError
+from edgetl.errors import DataError, ExportError, OutputError
 from edgetl.export.evaluate import accuracy, check_parity, measure_latency, predict_logits, reference_logits
 from edgetl.export.onnx_export import DEFAULT_OPSET, build_onnx, set_metadata, sidecar_path, write_onnx
 from edgetl.export.quantize import (DEFAULT_TARGET, TargetPreset, cache_file, cache_key, calibration_reader,
                                     check_opset, get_method, get_target, prepare_for_quantization,
                                     quantization_summary, quantize_int8)
 from edgetl.export.sensitivity import rank_sensitive_nodes
-from edgetl.fileio import read_json, sha256_file, write_json
+from edgetl.fileio import (check_output, read_json, remove_stale_temps, sha256_file, staging_folder, write_json,
+                           writing)
 from edgetl.runtime.onnxruntime_runner import OnnxRuntimeRunner
 from edgetl.spec import ModelInfo
 
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 
 FP32_NAME, INT8_NAME, MANIFEST_NAME, REPORT_NAME = "model.onnx", "model.int8.onnx", "calibration.json", "export.json"
 CACHE_DIR = "calib_cache"
+STAGING_PREFIX = ".export-"
+OUTPUTS = (FP32_NAME, f"{FP32_NAME}.json", INT8_NAME, f"{INT8_NAME}.json", MANIFEST_NAME, REPORT_NAME)
 EVAL_WITH = {True: "Q/DQ arithmetic as written (onnxruntime, optimisations off)",
              False: "onnxruntime CPU, optimised integer kernels (what --target cpu deploys)"}
 
@@ -74,19 +77,33 @@ class ExportResult:
 
 @contextlib.contextmanager
 def staging(run: Path) -> Iterator[Path]:
-    d = Path(tempfile.mkdtemp(prefix=".export-", dir=run))
-    try:
-        yield d
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+    """A staging folder in RUN, removed afterwards; a failed write in it names the file as it would be in RUN."""
+    with staging_folder(run, STAGING_PREFIX) as d:
+        try:
+            with writing(run):
+                yield d
+        except OutputError as exc:
+            raise OutputError(f"{str(exc).replace(str(d), str(run))}; nothing in {run} was replaced") from exc
 
 
 def _commit(stage: Path, run: Path, names: list[str]) -> list[Path]:
     out = []
     for name in names:
-        os.replace(stage / name, run / name)
+        with writing(run / name, stage / name):
+            os.replace(stage / name, run / name)
         out.append(run / name)
     return out
+
+
+def _check_run_folder(run: Path, cfg: ExportConfig) -> None:
+    """Before any work: clear what a killed export left, and see that RUN takes the models to be written
+    (the FP32 ONNX is about the size of model.pt; INT8 adds a prepared copy and the quantized model)."""
+    remove_stale_temps(run, OUTPUTS, (STAGING_PREFIX,))
+    model_pt = run / "model.pt"
+    size = model_pt.stat().st_size if model_pt.is_file() else 0
+    check_output(run, kind="folder", need_bytes=size * (3 if cfg.int8 else 1) or None)
+    for name in OUTPUTS:
+        check_output(run / name)
 
 
 def _run_config(run: Path) -> dict[str, Any]:
@@ -132,6 +149,7 @@ def export_run(cfg: ExportConfig) -> ExportResult:
     if not run.is_dir():
         raise ExportError(f"{run}: no such run folder (expected the folder 'edgetl finetune' wrote)")
     model, info = load_model(run / "model.pt")
+    _check_run_folder(run, cfg)
     preset = get_target(cfg.target) if cfg.int8 else None
     if preset:
         check_opset(cfg.opset, preset)
