@@ -421,7 +421,8 @@ class Candidate:
 
     def to_dict(self) -> dict[str, Any]:
         return {"top1": self.top1, "drop_points": self.drop_points, "agreement": self.agreement,
-                "float_nodes": self.float_nodes, "within_budget": self.within_budget, "speedup": self.speedup}
+                "float_nodes": self.float_nodes, "within_budget": self.within_budget,
+                "speedup": None if self.speedup is None else round(self.speedup, 3)}
 
 
 def speed_cost(all_int8: float, with_fallbacks: float) -> float:
