@@ -70,6 +70,7 @@ def train_prepared(model: nn.Module, recipe: FinetuneConfig, data: SplitData, pr
     dist = _Dist()
     tr = _Trainer(recipe, dist, _pick_device(recipe.device, dist), data)
     tr.pre = preprocess  # the model's own preprocessing, as recorded in model.pt
+    tr.amp = False  # the fake quantizers simulate float32 arithmetic; AMP would round before they do
     splits = {}
     for name in ("train", "val"):
         if data.splits.get(name):
