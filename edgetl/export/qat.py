@@ -137,7 +137,8 @@ def preset_specs(preset: TargetPreset) -> Specs:
     if preset.quant_format != "qdq":
         raise ExportError(f"target {preset.name!r} writes {preset.quant_format} graphs; QAT exports Q/DQ only")
     dtypes = {"int8": torch.int8, "uint8": torch.uint8}
-    lo, hi = _ort_range(preset.activation_type, preset.activation_symmetric, False)  # ranges: weights only
+    # reduce_range narrows weights only: onnxruntime quantizes activations over the full range
+    lo, hi = _ort_range(preset.activation_type, preset.activation_symmetric, False)
     scheme = torch.per_tensor_symmetric if preset.activation_symmetric else torch.per_tensor_affine
     act_kw = dict(dtype=dtypes[preset.activation_type], quant_min=lo, quant_max=hi, qscheme=scheme)
     activation = q.QuantizationSpec(**act_kw, observer_or_fake_quant_ctr=pt2e.FakeQuantize.with_args(
