@@ -17,7 +17,7 @@ training", says why this library). The steps:
 Where the Q/DQ nodes go is the target's *placement* (``PLACEMENTS``): ``tensorrt`` follows TensorRT's
 explicit-quantization rules (Q/DQ on every Conv/Gemm input, weights as per-channel DQ of INT8
 constants, the residual input of each Add quantized so TensorRT can fuse the Add into the Conv before
-it, outputs of weighted layers left to TensorRT); ``onnxruntime`` puts Q/DQ where onnxruntime's CPU
+it, outputs of weighted layers left to TensorRT, one Q/DQ pair per consumer); ``onnxruntime`` puts Q/DQ where onnxruntime's CPU
 integer kernels need them (Conv/Gemm inputs and outputs with ReLU/ReLU6 folded into the output range,
 INT32 biases, Adds in and out), which is where its own PTQ puts them.
 """
@@ -352,8 +352,51 @@ def _to_opset(proto, opset: int):
     return out
 
 
-def to_onnx(prepared: torch.fx.GraphModule, info: ModelInfo, opset: int, softmax: bool = False):
-    """The trained model as a Q/DQ ``onnx.ModelProto``: INT8 weight constants, QuantizeLinear/DequantizeLinear."""
+def dedicated_pairs(preset: TargetPreset) -> bool:
+    """Whether ``preset`` gives every consumer its own Q/DQ pair (PTQ's ``DedicatedQDQPair``, for TensorRT)."""
+    return bool((preset.extra_options or {}).get("DedicatedQDQPair", False))
+
+
+def _dedicate_pairs(graph) -> None:
+    """One QuantizeLinear -> DequantizeLinear pair per consumer, cloned from the shared one (the exporter
+    merges identical nodes), each placed just before its consumer so the graph stays in order."""
+    nodes = [copy.deepcopy(n) for n in graph.node]
+    producer = {o: i for i, n in enumerate(nodes) for o in n.output}
+    uses: dict[str, list[tuple[int, int]]] = {}  # tensor -> (node index, input slot) of each use
+    for i, n in enumerate(nodes):
+        for k, name in enumerate(n.input):
+            uses.setdefault(name, []).append((i, k))
+    before: dict[int, list] = {}  # node index -> nodes to insert just before it
+
+    def clone(node, tag: str):
+        c = copy.deepcopy(node)
+        c.name, c.output[0] = f"{c.name}_{tag}", f"{c.output[0]}_{tag}"
+        return c
+
+    for d, dq in enumerate(nodes):
+        if dq.op_type != "DequantizeLinear":
+            continue
+        p = producer.get(dq.input[0])
+        q = nodes[p] if p is not None and nodes[p].op_type == "QuantizeLinear" else None
+        if q is not None and uses[q.output[0]][0][0] != d:  # a Q shared by several DQs: this DQ's own
+            q = clone(q, dq.name)
+            dq.input[0] = q.output[0]
+            before.setdefault(d, []).append(q)
+        for j, (user, k) in enumerate(uses.get(dq.output[0], [])[1:], 1):
+            pair = [clone(q, f"{dq.name}_{j}")] if q is not None else []
+            pair.append(clone(dq, str(j)))
+            if q is not None:
+                pair[1].input[0] = pair[0].output[0]
+            nodes[user].input[k] = pair[-1].output[0]
+            before.setdefault(user, []).extend(pair)
+    graph.ClearField("node")
+    graph.node.extend(m for i, n in enumerate(nodes) for m in (*before.get(i, []), n))
+
+
+def to_onnx(prepared: torch.fx.GraphModule, info: ModelInfo, opset: int, softmax: bool = False,
+            dedicated: bool = False):
+    """The trained model as a Q/DQ ``onnx.ModelProto``: INT8 weight constants, QuantizeLinear/DequantizeLinear
+    (``dedicated``: one Q/DQ pair per consumer)."""
     import onnx
 
     _, qp, _ = _torchao()
@@ -372,6 +415,8 @@ def to_onnx(prepared: torch.fx.GraphModule, info: ModelInfo, opset: int, softmax
     except Exception as exc:
         raise ExportError(f"torch.onnx.export failed for the QAT model: {_first_line(exc)}") from exc
     proto = program.model_proto
+    if dedicated:
+        _dedicate_pairs(proto.graph)
     if opset < MIN_EXPORT_OPSET:
         proto = _to_opset(proto, opset)
     proto.producer_name, proto.producer_version = "edgetl", info.edgetl_version
@@ -393,7 +438,7 @@ def train_qat(model: nn.Module, info: ModelInfo, preset: TargetPreset, recipe: F
     log.info("QAT: %d epoch(s) at learning rate %g, %s placement", recipe.epochs, recipe.lr,
              placement_for(preset).name)
     training = train_prepared(prepared, recipe, data, info.preprocess, callbacks)
-    proto = to_onnx(prepared, info, opset, softmax)
+    proto = to_onnx(prepared, info, opset, softmax, dedicated=dedicated_pairs(preset))
     Path(out).write_bytes(proto.SerializeToString())
     return training
 

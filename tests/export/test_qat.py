@@ -117,6 +117,8 @@ def test_tensorrt_qat_graph_follows_tensorrts_explicit_quantization_rules(auto_r
     for n in g.of(Q, DQ):  # symmetric signed INT8, zero points 0
         zp = g.inits[n.input[2]]
         assert zp.dtype == np.int8 and not zp.any()
+    uses = [i for n in g.nodes for i in n.input]  # one Q/DQ pair per consumer, as the preset asks
+    assert all(uses.count(n.output[0]) == 1 for n in g.of(Q, DQ))
 
 
 def test_edgetl_build_takes_the_qat_graph_as_explicit_int8(auto_run):
