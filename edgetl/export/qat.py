@@ -10,16 +10,17 @@ training", says why this library). The steps:
    (``get_qmin_qmax_for_qType``), so QAT simulates the arithmetic PTQ would write for that target.
 3. Activation ranges are calibrated with MinMax on the PTQ calibration images and then held; weight
    scales follow the weights (per output channel, from their current extremes) as PTQ computes them.
-4. finetune's loop trains every weight for a few epochs at a low learning rate (``edgetl.train.qat``).
+4. finetune's loop trains every weight for a few epochs at a low learning rate (``edgetl.train.qat``; this is
+   the one export step that trains, so it uses the training package, which never imports export).
 5. ``convert_pt2e`` turns the fake quantizers into quantize/dequantize ops (weights become INT8
    constants) and torch's ONNX exporter writes them as QuantizeLinear/DequantizeLinear.
 
 Where the Q/DQ nodes go is the target's *placement* (``PLACEMENTS``): ``tensorrt`` follows TensorRT's
 explicit-quantization rules (Q/DQ on every Conv/Gemm input, weights as per-channel DQ of INT8
 constants, the residual input of each Add quantized so TensorRT can fuse the Add into the Conv before
-it, outputs of weighted layers left to TensorRT, one Q/DQ pair per consumer); ``onnxruntime`` puts Q/DQ where onnxruntime's CPU
-integer kernels need them (Conv/Gemm inputs and outputs with ReLU/ReLU6 folded into the output range,
-INT32 biases, Adds in and out), which is where its own PTQ puts them.
+it, outputs of weighted layers left to TensorRT, one Q/DQ pair per consumer); ``onnxruntime`` puts
+Q/DQ where onnxruntime's CPU integer kernels need them (Conv/Gemm inputs and outputs with ReLU/ReLU6
+folded into the output range, INT32 biases, Adds in and out), which is where its own PTQ puts them.
 """
 
 from __future__ import annotations
