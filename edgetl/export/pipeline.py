@@ -238,15 +238,16 @@ def _int8(cfg: ExportConfig, preset: TargetPreset, run: Path, stage: Path, fp32:
                 raise
             trial, ptq_error = None, str(exc)
             log.warning("PTQ misses the budget; trying quantization-aware training: %s", exc)
+    if trial is not None:  # None: no PTQ model within the budget, and QAT may still find one
+        _finish_int8_model(out, info, preset, method, calib, trial.excluded)
+    result.report["int8"] = {
+        "file": INT8_NAME, **(_trial_report(trial, fp32_top1) if trial else {}),
+        "method": method, "target": preset.name, "preset": preset.to_dict(),
+        "max_drop": cfg.max_drop, "evaluated_with": EVAL_WITH[preset.reference_numerics],
+        "calibration_cache": {"key": key, "reused": cache_hit}, **(quantization_summary(out) if trial else {}),
+    }
     result.report["calibration"] = {"images": len(calib.samples), "per_class": calib.per_class(),
                                     "sha256": calib.sha256, "source": calib.source, "manifest": MANIFEST_NAME}
-    ptq_report = {"method": method, "target": preset.name, "preset": preset.to_dict(), "max_drop": cfg.max_drop,
-                  "evaluated_with": EVAL_WITH[preset.reference_numerics],
-                  "calibration_cache": {"key": key, "reused": cache_hit}}
-    if trial is not None:
-        _finish_int8_model(out, info, preset, method, calib, trial.excluded)
-        ptq_report.update(_trial_report(trial, fp32_top1), **quantization_summary(out))
-    result.report["int8"] = {"file": INT8_NAME, **ptq_report}
     if not with_qat:
         _speed_gate(cfg, preset, fp32, out, evalset, result)
     else:
