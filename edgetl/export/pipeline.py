@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from edgetl import __version__
-from edgetl.checkpoint import load_model
+from edgetl.checkpoint import load_model, read_model_file
 from edgetl.data import calibration as cal
 from edgetl.data.images import ImageSet, load_images
 from edgetl.data.layouts import load_dataset
@@ -489,8 +489,6 @@ def _run_qat(job: _QatJob, ptq: _PtqOutcome) -> tuple[str, str, dict[str, float]
 
 def _training_config(run: Path) -> dict[str, Any]:
     """The recipe finetune recorded: in model.pt, else RUN/config.json (empty where neither has one)."""
-    from edgetl.checkpoint import read_model_file
-
     conf = read_model_file(run / "model.pt").get("config") or _run_config(run)
     return conf if any(k != "data" for k in conf) else {}
 
