@@ -45,7 +45,8 @@ def _entries(registry: Registry) -> str:
 
 
 def _target_help() -> str:
-    return f"INT8 preset: {_entries(TARGETS)}."
+    return (f"INT8 preset: {_entries(TARGETS)}. Pin a CPU form when the deployment CPU is not this one "
+            f"(export.json records this CPU's flags and why a form was chosen).")
 
 
 def _method_help() -> str:
@@ -72,7 +73,8 @@ def summary_table(report: dict) -> str:
             ("latency, batch 1", _ms(fp.get("latency_ms")), _ms(q.get("latency_ms")) if q else ""),
             ("speed-up", "", f"{q['speedup']:.2f}x" if q and q.get("speedup") else "")]
     if q:
-        rows += [("target / method", "", f"{q['target']} / {q['method']}"),
+        form = q.get("form", q["target"])
+        rows += [("target / method", "", f"{q['target']}{'' if form == q['target'] else f' ({form})'} / {q['method']}"),
                  ("layers kept in float", "", str(len(q["float_nodes"])))]
     if "calibration" in report:
         c = report["calibration"]
@@ -105,9 +107,12 @@ def summary_table(report: dict) -> str:
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1),
               help="onnxruntime threads for the latency measurement.")
 @click.option("--seed", default=DEFAULT_SEED, show_default=True, help="Seed of the calibration sampling.")
+@click.option("--rechoose", is_flag=True,
+              help="With --target cpu: measure the candidate forms on this CPU again instead of reusing the "
+                   "choice cached in RUN/calib_cache/.")
 def export(run: Path, opset: int, softmax: bool, no_verify: bool, int8: bool, target: str, method: str | None,
            calib: Path | None, calib_size: int, max_drop: float, eval_split: str, data: Path | None,
-           threads: int, seed: int) -> None:
+           threads: int, seed: int, rechoose: bool) -> None:
     """Export RUN/model.pt to RUN/model.onnx (verified against torch), and with --int8 to RUN/model.int8.onnx.
 
     Writes RUN/export.json with accuracies, parity, latency and the calibration set; nothing already in RUN
@@ -117,9 +122,13 @@ def export(run: Path, opset: int, softmax: bool, no_verify: bool, int8: bool, ta
 
     cfg = ExportConfig(run=run, opset=opset, softmax=softmax, verify=not no_verify, int8=int8, target=target,
                        method=method, calib=calib, calib_size=calib_size, max_drop=max_drop,
-                       eval_split=eval_split, data=data, threads=threads, seed=seed)
+                       eval_split=eval_split, data=data, threads=threads, seed=seed, rechoose=rechoose)
     result = export_run(cfg)
     click.echo(summary_table(result.report))
+    choice = (result.report.get("int8") or {}).get("cpu_form")
+    if choice:
+        click.echo(f"form {choice['chosen']} for this CPU ({choice['cpu']['class']}): {choice['reason']}"
+                   f"{' [cached]' if choice.get('cached') else ''}")
     for note in result.notices:
         click.secho(f"WARNING: {note}", fg="yellow", bold=True, err=True)
     for f in result.files:

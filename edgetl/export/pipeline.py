@@ -7,6 +7,7 @@ passed, so a failed export never replaces files a previous export wrote.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import shutil
@@ -25,14 +26,15 @@ from edgetl.data.images import ImageSet, load_images
 from edgetl.data.layouts import load_dataset
 from edgetl.data.samples import Sample, SplitData
 from edgetl.errors import DataError, ExportError
+from edgetl.export import cpu_form
 from edgetl.export.evaluate import accuracy, check_parity, measure_latency, predict_logits, reference_logits
 from edgetl.export.onnx_export import DEFAULT_OPSET, build_onnx, set_metadata, sidecar_path, write_onnx
-from edgetl.export.quantize import (DEFAULT_TARGET, TargetPreset, cache_file, cache_key, calibration_reader,
-                                    check_opset, get_method, get_target, prepare_for_quantization,
-                                    quantization_summary, quantize_int8)
+from edgetl.export.quantize import (DEFAULT_TARGET, CpuFeatures, TargetPreset, cache_file, cache_key,
+                                    calibration_reader, candidate_forms, check_opset, cpu_features, get_method,
+                                    get_target, prepare_for_quantization, quantization_summary, quantize_int8)
 from edgetl.export.sensitivity import rank_sensitive_nodes
 from edgetl.fileio import read_json, sha256_file, write_json
-from edgetl.runtime.onnxruntime_runner import OnnxRuntimeRunner
+from edgetl.runtime.onnxruntime_runner import OnnxRuntimeRunner, session_config
 from edgetl.spec import ModelInfo
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,7 @@ class ExportConfig:
     threads: int = 1
     latency_iters: int = 50
     seed: int = cal.DEFAULT_SEED
+    rechoose: bool = False  # measure the CPU forms again instead of reusing the cached choice
 
 
 @dataclass
@@ -193,7 +196,8 @@ class _Trial:
 
 def _int8(cfg: ExportConfig, preset: TargetPreset, run: Path, stage: Path, fp32: Path, info: ModelInfo,
           data: SplitData | None, evalset: ImageSet | None, result: ExportResult) -> list[str]:
-    """Calibrate, quantize, gate on accuracy (with the sensitivity search) and speed; names to commit."""
+    """Calibrate, quantize (in the form for this CPU), gate on accuracy (with the sensitivity search) and
+    speed; names to commit."""
     method = get_method(cfg.method or preset.default_method).name
     if evalset is None:
         evalset = load_images(_eval_samples(data, cfg.eval_split, "the INT8 accuracy gate"), info.preprocess)
@@ -201,34 +205,119 @@ def _int8(cfg: ExportConfig, preset: TargetPreset, run: Path, stage: Path, fp32:
     cal.write_manifest(stage / MANIFEST_NAME, calib, info.preprocess.to_dict(), cfg.seed)
     reader = calibration_reader(load_images(calib.samples, info.preprocess), method)
     prepared = prepare_for_quantization(fp32, stage / "prepared.onnx")
-    key = cache_key(sha256_file(fp32), calib.sha256, info.preprocess.to_dict(), method, preset)
-    cache = cache_file(run / CACHE_DIR, key)
+    model_sha = sha256_file(fp32)
+    cpu = cpu_features()
+    forms = candidate_forms(preset, cpu)
+    # ranges depend on the form only through symmetric or not: forms that agree share one cache file
+    keys = {f.name: cache_key(model_sha, calib.sha256, info.preprocess.to_dict(), method, f) for f in forms}
+    caches = {name: cache_file(run / CACHE_DIR, key) for name, key in keys.items()}
+    reused = {name: path.is_file() for name, path in caches.items()}
     out = stage / INT8_NAME
     fp32_logits = _logits(fp32, evalset)
     fp32_top1 = float((fp32_logits.argmax(1) == evalset.labels).mean())
 
-    def attempt(excluded: tuple[str, ...]) -> _Trial:
-        quantize_int8(prepared, out, reader, preset, method, cache, excluded)
-        logits = reference_logits(out, evalset) if preset.reference_numerics else _logits(out, evalset)
+    def attempt(form: TargetPreset, excluded: tuple[str, ...], path: Path = out) -> _Trial:
+        quantize_int8(prepared, path, reader, form, method, caches[form.name], excluded)
+        logits = reference_logits(path, evalset) if _by_reference(form, cpu) else _logits(path, evalset)
         acc = accuracy(logits, evalset.labels, info.labels)
         return _Trial(excluded, acc.top1, float((acc.predictions == fp32_logits.argmax(1)).mean()), acc)
 
-    cache_hit = cache.is_file()
-    trial = attempt(())
+    timings = None
+    if preset.per_cpu:
+        key = cpu_form.choice_key(model_sha256=model_sha, calibration_sha256=calib.sha256,
+                                  eval_sha256=_images_sha256(evalset), method=method, max_drop=cfg.max_drop,
+                                  threads=cfg.threads, forms=forms, cpu=cpu, session_config=session_config())
+        form, trial, choice, timings = _choose_cpu_form(cfg, forms, attempt, cpu, key, fp32, evalset, fp32_top1,
+                                                        stage, run / CACHE_DIR)
+    else:
+        form, choice = preset, _pinned_choice(preset, cpu)
+        trial = attempt(form, ())
     if trial.drop(fp32_top1) > cfg.max_drop:
-        trial = _sensitivity_search(prepared, out, reader, trial, attempt, fp32_top1, cfg, preset, method)
-    _finish_int8_model(out, info, preset, method, calib, trial.excluded)
+        trial = _sensitivity_search(prepared, out, reader, trial, lambda ex: attempt(form, ex), fp32_top1, cfg,
+                                    form, method)
+        timings = None  # the model changed since it was timed
+    _finish_int8_model(out, info, preset.name, form, method, calib, trial.excluded)
     result.report["int8"] = {
         "file": INT8_NAME, "top1": trial.top1, "drop_points": trial.drop(fp32_top1),
         "agreement": trial.agreement, "per_class_recall": trial.accuracy.per_class_recall,
-        "method": method, "target": preset.name, "preset": preset.to_dict(), "float_nodes": list(trial.excluded),
-        "max_drop": cfg.max_drop, "evaluated_with": EVAL_WITH[preset.reference_numerics],
-        "calibration_cache": {"key": key, "reused": cache_hit}, **quantization_summary(out),
+        "method": method, "target": preset.name, "form": form.name, "preset": form.to_dict(),
+        "float_nodes": list(trial.excluded), "max_drop": cfg.max_drop,
+        "evaluated_with": EVAL_WITH[_by_reference(form, cpu)],
+        "calibration_cache": {"key": keys[form.name], "reused": reused[form.name]},
+        **({"cpu_form": choice} if choice else {}), **quantization_summary(out),
     }
     result.report["calibration"] = {"images": len(calib.samples), "per_class": calib.per_class(),
                                     "sha256": calib.sha256, "source": calib.source, "manifest": MANIFEST_NAME}
-    _speed_gate(cfg, preset, fp32, out, evalset, result)
+    _speed_gate(cfg, form, cpu, fp32, out, evalset, result, timings)
     return [INT8_NAME, sidecar_path(INT8_NAME).name, MANIFEST_NAME]
+
+
+def _by_reference(form: TargetPreset, cpu: CpuFeatures) -> bool:
+    """Judge with Q/DQ executed as written when the form says so, or when it is a CPU form made for another
+    class of CPU than this one (whose kernels are then not the deployment CPU's)."""
+    return form.reference_numerics or (bool(form.cpu_classes) and not form.made_for(cpu))
+
+
+def _images_sha256(images: ImageSet) -> str:
+    h = hashlib.sha256(images.images.tobytes())
+    h.update(images.labels.tobytes())
+    return h.hexdigest()
+
+
+def _choice_record(cpu: CpuFeatures, forms: list[TargetPreset], **fields: Any) -> dict[str, Any]:
+    import onnxruntime
+
+    return {"cpu": cpu.to_dict(), "onnxruntime": onnxruntime.__version__, "session_config": session_config(),
+            "candidates": [f.name for f in forms], **fields}
+
+
+def _pinned_choice(form: TargetPreset, cpu: CpuFeatures) -> dict[str, Any] | None:
+    """What export.json says about the CPU when --target names a CPU form (None for other targets)."""
+    if not form.cpu_classes:
+        return None
+    reason = f"pinned by --target {form.name}"
+    if not form.made_for(cpu):
+        reason += (f"; made for {'/'.join(form.cpu_classes)} CPUs and this one is {cpu.int8_class}, so it is judged "
+                   f"with Q/DQ as written and timed on the deployment CPU, not here")
+    return _choice_record(cpu, [form], chosen=form.name, reason=reason, measured=[], cached=False)
+
+
+def _choose_cpu_form(cfg: ExportConfig, forms: list[TargetPreset], attempt, cpu: CpuFeatures, key: str, fp32: Path,
+                     evalset: ImageSet, fp32_top1: float, stage: Path, cache_dir: Path):
+    """The form for this CPU (see cpu_form.py): (form, its first trial, the choice record, FP32/INT8 timings or
+    None). The chosen model is left at ``stage/INT8_NAME``."""
+    by_name = {f.name: f for f in forms}
+    cached = None if cfg.rechoose else cpu_form.load_choice(cache_dir, key, forms)
+    if cached:
+        form = by_name[cached["chosen"]]
+        log.info("INT8 form for this CPU from the cache: %s (%s)", form.name, cached["reason"])
+        rec = _choice_record(cpu, forms, key=key, chosen=form.name, reason=cached["reason"],
+                             measured=cached.get("measured", []), cached=True, measured_at=cached.get("measured_at"))
+        return form, attempt(form, ()), rec, None
+    if len(forms) == 1:
+        reason = f"the only form made for a {cpu.int8_class} CPU"
+        return forms[0], attempt(forms[0], ()), _choice_record(cpu, forms, key=key, chosen=forms[0].name,
+                                                                 reason=reason, measured=[], cached=False), None
+    paths = {f.name: stage / f"candidate-{f.name}.onnx" for f in forms}
+    trials = {f.name: attempt(f, (), paths[f.name]) for f in forms}
+    within = [n for n, t in trials.items() if t.drop(fp32_top1) <= cfg.max_drop]
+    lat: dict[str, float] = {}
+    if len(within) > 1:
+        log.info("timing %s against FP32 on this CPU", ", ".join(within))
+        lat = measure_latency({"fp32": fp32, **{n: paths[n] for n in within}}, next(evalset.batches(1)),
+                              cfg.threads, cfg.latency_iters)
+    measured = [{"form": n, "top1": t.top1, "drop_points": t.drop(fp32_top1), "agreement": t.agreement,
+                 "latency_ms": lat.get(n), "within_budget": n in within} for n, t in trials.items()]
+    name, reason = cpu_form.choose_form(measured, cfg.max_drop)
+    log.info("INT8 form for this CPU: %s (%s)", name, reason)
+    os.replace(paths[name], stage / INT8_NAME)
+    for path in paths.values():
+        path.unlink(missing_ok=True)
+    rec = _choice_record(cpu, forms, key=key, chosen=name, reason=reason, measured=measured,
+                         fp32_latency_ms=lat.get("fp32"), threads=cfg.threads)
+    cpu_form.save_choice(cache_dir, rec)
+    timings = {"fp32": lat["fp32"], "int8": lat[name]} if name in lat else None
+    return by_name[name], trials[name], {**rec, "cached": False}, timings
 
 
 def _logits(path: Path, images: ImageSet) -> np.ndarray:
@@ -278,29 +367,31 @@ def _sensitivity_search(prepared: Path, out: Path, reader, first: _Trial, attemp
     return best
 
 
-def _finish_int8_model(path: Path, info: ModelInfo, preset: TargetPreset, method: str,
+def _finish_int8_model(path: Path, info: ModelInfo, target: str, preset: TargetPreset, method: str,
                        calib: cal.CalibrationSet, excluded: tuple[str, ...]) -> None:
     import onnx
 
     q_info = info.replace(precision="int8", extra={
-        **dict(info.extra), "target": preset.name, "method": method, "float_nodes": list(excluded),
+        **dict(info.extra), "target": target, "form": preset.name, "method": method, "float_nodes": list(excluded),
         "calibration_sha256": calib.sha256, "calibration_images": len(calib.samples)})
     proto = onnx.load(str(path))
     set_metadata(proto, q_info)
     write_onnx(proto, path, q_info, preset=preset.to_dict())
 
 
-def _speed_gate(cfg: ExportConfig, preset: TargetPreset, fp32: Path, int8: Path, evalset: ImageSet,
-                result: ExportResult) -> None:
+def _speed_gate(cfg: ExportConfig, preset: TargetPreset, cpu: CpuFeatures, fp32: Path, int8: Path,
+                evalset: ImageSet, result: ExportResult, timings: dict[str, float] | None = None) -> None:
+    """Time FP32 against INT8 where INT8 runs on this CPU's kernels (``timings``: already measured)."""
     one = next(evalset.batches(1))
-    if not preset.speed_gate:
+    if not (preset.speed_gate and (preset.made_for(cpu) or not preset.cpu_classes)):
         lat = measure_latency({"fp32": fp32}, one, cfg.threads, cfg.latency_iters)
         result.report["fp32"]["latency_ms"] = round(lat["fp32"], 4)
+        where = ("on the device ('edgetl build' then 'edgetl bench')" if not preset.cpu_classes else
+                 f"on a {'/'.join(preset.cpu_classes)} CPU ('edgetl bench'); this one is {cpu.int8_class}")
         result.report["int8"].update(latency_ms=None, speedup=None, recommended=True,
-                                     latency_note=f"not measured on this CPU: a {preset.name} model is timed on the "
-                                                  f"device ('edgetl build' then 'edgetl bench')")
+                                     latency_note=f"not measured on this CPU: a {preset.name} model is timed {where}")
         return
-    lat = measure_latency({"fp32": fp32, "int8": int8}, one, cfg.threads, cfg.latency_iters)
+    lat = timings or measure_latency({"fp32": fp32, "int8": int8}, one, cfg.threads, cfg.latency_iters)
     speedup = lat["fp32"] / lat["int8"]
     result.report["fp32"]["latency_ms"] = round(lat["fp32"], 4)
     result.report["int8"].update(latency_ms=round(lat["int8"], 4), speedup=round(speedup, 3),
