@@ -2,10 +2,12 @@
 
 Where the CPU's class admits one form (AVX2 without VNNI: only 7-bit weights stay accurate), that form is
 taken. Where several are plausible, the export quantizes each one, judges it with this CPU's kernels and
-times the ones within ``--max-drop`` against FP32 in interleaved rounds; ``choose_form`` then keeps the
-fastest. Timings within ``TIE_TOLERANCE`` of each other are below what batch-1 timing resolves on a busy
-machine, so among those the form that loses the least accuracy wins (then the one that agrees most with
-FP32). The choice is measured once per model
+times the ones within ``--max-drop`` against each other in interleaved rounds (FP32 is left out of those
+rounds: a model timed right after FP32 runs on caches FP32 has emptied, and in a rotation it is always the
+same model); ``choose_form`` then keeps the fastest. Timings within ``TIE_TOLERANCE`` of each other are
+below what batch-1 timing resolves on a shared machine, so among those the form that loses the least
+top-1 wins, then the one whose logits stay closest to FP32's: a measure over every image, where top-1 and
+agreement move by whole images. The choice is measured once per model
 and CPU: it is cached in the run folder under a key made of everything it depends on.
 """
 
@@ -27,18 +29,18 @@ TIE_TOLERANCE = 0.05  # relative latency difference below which two forms count 
 
 def choose_form(candidates: Sequence[Mapping[str, Any]], max_drop: float,
                 tolerance: float = TIE_TOLERANCE) -> tuple[str, str]:
-    """(form, reason) from candidates ``{"form", "drop_points", "latency_ms"[, "agreement"]}`` (latency None
-    where not timed).
+    """(form, reason) from candidates ``{"form", "drop_points", "logit_rmse", "latency_ms"}`` (latency None
+    where not timed; logit_rmse: RMS difference of the logits from FP32's).
 
-    The fastest within ``max_drop``, ties within ``tolerance`` going to the smaller drop, then the higher
-    agreement with FP32; with none within the budget, the one that loses least (its sensitive layers are
-    then searched).
+    The fastest within ``max_drop``, ties within ``tolerance`` going to the smaller drop, then the smaller
+    logit error; with none within the budget, the one that loses least (its sensitive layers are then
+    searched).
     """
     if not candidates:
         raise ValueError("no candidate forms")
     within = [c for c in candidates if c["drop_points"] <= max_drop]
     if not within:
-        best = min(candidates, key=lambda c: (c["drop_points"], -c.get("agreement", 0.0)))
+        best = min(candidates, key=lambda c: (c["drop_points"], c["logit_rmse"]))
         return best["form"], (f"no form stays within --max-drop {max_drop:g} as quantized; {best['form']} loses "
                               f"the least ({best['drop_points']:.2f} points), so its sensitive layers are searched")
     if len(within) == 1:
@@ -47,14 +49,14 @@ def choose_form(candidates: Sequence[Mapping[str, Any]], max_drop: float,
                               f"({only['drop_points']:.2f} points)")
     fastest = min(within, key=lambda c: c["latency_ms"])
     near = [c for c in within if c["latency_ms"] <= fastest["latency_ms"] * (1.0 + tolerance)]
-    best = min(near, key=lambda c: (c["drop_points"], -c.get("agreement", 0.0), c["latency_ms"]))
+    best = min(near, key=lambda c: (c["drop_points"], c["logit_rmse"], c["latency_ms"]))
     if best is fastest:
         return best["form"], (f"the fastest form within --max-drop {max_drop:g} on this CPU "
                               f"({best['latency_ms']:.3f} ms, {best['drop_points']:.2f} points)")
     loses = (f"loses less ({best['drop_points']:.2f} vs {fastest['drop_points']:.2f} points)"
              if best["drop_points"] < fastest["drop_points"] else
-             f"loses as little and agrees more with FP32 ({best.get('agreement', 0.0):.2%} vs "
-             f"{fastest.get('agreement', 0.0):.2%})")
+             f"loses as little, with logits closer to FP32's (RMS error {best['logit_rmse']:.4f} vs "
+             f"{fastest['logit_rmse']:.4f})")
     return best["form"], (f"{best['form']} and {fastest['form']} time within {tolerance:.0%} of each other "
                           f"({best['latency_ms']:.3f} vs {fastest['latency_ms']:.3f} ms) and {best['form']} {loses}")
 

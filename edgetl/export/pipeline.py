@@ -189,6 +189,7 @@ class _Trial:
     top1: float
     agreement: float
     accuracy: Any
+    logit_rmse: float = 0.0  # RMS difference of the logits from FP32's
 
     def drop(self, fp32_top1: float) -> float:
         return (fp32_top1 - self.top1) * 100.0
@@ -220,27 +221,26 @@ def _int8(cfg: ExportConfig, preset: TargetPreset, run: Path, stage: Path, fp32:
         quantize_int8(prepared, path, reader, form, method, caches[form.name], excluded)
         logits = reference_logits(path, evalset) if _by_reference(form, cpu) else _logits(path, evalset)
         acc = accuracy(logits, evalset.labels, info.labels)
-        return _Trial(excluded, acc.top1, float((acc.predictions == fp32_logits.argmax(1)).mean()), acc)
+        return _Trial(excluded, acc.top1, float((acc.predictions == fp32_logits.argmax(1)).mean()), acc,
+                      float(np.sqrt(np.mean((logits - fp32_logits) ** 2))))
 
-    timings = None
     if preset.per_cpu:
         key = cpu_form.choice_key(model_sha256=model_sha, calibration_sha256=calib.sha256,
                                   eval_sha256=_images_sha256(evalset), method=method, max_drop=cfg.max_drop,
                                   threads=cfg.threads, forms=forms, cpu=cpu, session_config=session_config())
-        form, trial, choice, timings = _choose_cpu_form(cfg, forms, attempt, cpu, key, fp32, evalset, fp32_top1,
-                                                        stage, run / CACHE_DIR)
+        form, trial, choice = _choose_cpu_form(cfg, forms, attempt, cpu, key, evalset, fp32_top1, stage,
+                                               run / CACHE_DIR)
     else:
         form, choice = preset, _pinned_choice(preset, cpu)
         trial = attempt(form, ())
     if trial.drop(fp32_top1) > cfg.max_drop:
         trial = _sensitivity_search(prepared, out, reader, trial, lambda ex: attempt(form, ex), fp32_top1, cfg,
                                     form, method)
-        timings = None  # the model changed since it was timed
     _finish_int8_model(out, info, preset.name, form, method, calib, trial.excluded)
     result.report["int8"] = {
         "file": INT8_NAME, "top1": trial.top1, "drop_points": trial.drop(fp32_top1),
-        "agreement": trial.agreement, "per_class_recall": trial.accuracy.per_class_recall,
-        "method": method, "target": preset.name, "form": form.name, "preset": form.to_dict(),
+        "agreement": trial.agreement, "logit_rmse": trial.logit_rmse,
+        "per_class_recall": trial.accuracy.per_class_recall, "method": method, "target": preset.name, "form": form.name, "preset": form.to_dict(),
         "float_nodes": list(trial.excluded), "max_drop": cfg.max_drop,
         "evaluated_with": EVAL_WITH[_by_reference(form, cpu)],
         "calibration_cache": {"key": keys[form.name], "reused": reused[form.name]},
@@ -248,7 +248,7 @@ def _int8(cfg: ExportConfig, preset: TargetPreset, run: Path, stage: Path, fp32:
     }
     result.report["calibration"] = {"images": len(calib.samples), "per_class": calib.per_class(),
                                     "sha256": calib.sha256, "source": calib.source, "manifest": MANIFEST_NAME}
-    _speed_gate(cfg, form, cpu, fp32, out, evalset, result, timings)
+    _speed_gate(cfg, form, cpu, fp32, out, evalset, result)
     return [INT8_NAME, sidecar_path(INT8_NAME).name, MANIFEST_NAME]
 
 
@@ -282,10 +282,10 @@ def _pinned_choice(form: TargetPreset, cpu: CpuFeatures) -> dict[str, Any] | Non
     return _choice_record(cpu, [form], chosen=form.name, reason=reason, measured=[], cached=False)
 
 
-def _choose_cpu_form(cfg: ExportConfig, forms: list[TargetPreset], attempt, cpu: CpuFeatures, key: str, fp32: Path,
+def _choose_cpu_form(cfg: ExportConfig, forms: list[TargetPreset], attempt, cpu: CpuFeatures, key: str,
                      evalset: ImageSet, fp32_top1: float, stage: Path, cache_dir: Path):
-    """The form for this CPU (see cpu_form.py): (form, its first trial, the choice record, FP32/INT8 timings or
-    None). The chosen model is left at ``stage/INT8_NAME``."""
+    """The form for this CPU (see cpu_form.py): (form, its first trial, the choice record). The chosen model is
+    left at ``stage/INT8_NAME``."""
     by_name = {f.name: f for f in forms}
     cached = None if cfg.rechoose else cpu_form.load_choice(cache_dir, key, forms)
     if cached:
@@ -293,31 +293,29 @@ def _choose_cpu_form(cfg: ExportConfig, forms: list[TargetPreset], attempt, cpu:
         log.info("INT8 form for this CPU from the cache: %s (%s)", form.name, cached["reason"])
         rec = _choice_record(cpu, forms, key=key, chosen=form.name, reason=cached["reason"],
                              measured=cached.get("measured", []), cached=True, measured_at=cached.get("measured_at"))
-        return form, attempt(form, ()), rec, None
+        return form, attempt(form, ()), rec
     if len(forms) == 1:
         reason = f"the only form made for a {cpu.int8_class} CPU"
         return forms[0], attempt(forms[0], ()), _choice_record(cpu, forms, key=key, chosen=forms[0].name,
-                                                                 reason=reason, measured=[], cached=False), None
+                                                                 reason=reason, measured=[], cached=False)
     paths = {f.name: stage / f"candidate-{f.name}.onnx" for f in forms}
     trials = {f.name: attempt(f, (), paths[f.name]) for f in forms}
     within = [n for n, t in trials.items() if t.drop(fp32_top1) <= cfg.max_drop]
     lat: dict[str, float] = {}
     if len(within) > 1:
-        log.info("timing %s against FP32 on this CPU", ", ".join(within))
-        lat = measure_latency({"fp32": fp32, **{n: paths[n] for n in within}}, next(evalset.batches(1)),
-                              cfg.threads, cfg.latency_iters)
+        log.info("timing %s on this CPU", ", ".join(within))
+        lat = measure_latency({n: paths[n] for n in within}, next(evalset.batches(1)), cfg.threads, cfg.latency_iters)
     measured = [{"form": n, "top1": t.top1, "drop_points": t.drop(fp32_top1), "agreement": t.agreement,
-                 "latency_ms": lat.get(n), "within_budget": n in within} for n, t in trials.items()]
+                 "logit_rmse": t.logit_rmse, "latency_ms": lat.get(n), "within_budget": n in within}
+                for n, t in trials.items()]
     name, reason = cpu_form.choose_form(measured, cfg.max_drop)
     log.info("INT8 form for this CPU: %s (%s)", name, reason)
     os.replace(paths[name], stage / INT8_NAME)
     for path in paths.values():
         path.unlink(missing_ok=True)
-    rec = _choice_record(cpu, forms, key=key, chosen=name, reason=reason, measured=measured,
-                         fp32_latency_ms=lat.get("fp32"), threads=cfg.threads)
+    rec = _choice_record(cpu, forms, key=key, chosen=name, reason=reason, measured=measured, threads=cfg.threads)
     cpu_form.save_choice(cache_dir, rec)
-    timings = {"fp32": lat["fp32"], "int8": lat[name]} if name in lat else None
-    return by_name[name], trials[name], {**rec, "cached": False}, timings
+    return by_name[name], trials[name], {**rec, "cached": False}
 
 
 def _logits(path: Path, images: ImageSet) -> np.ndarray:
@@ -380,8 +378,8 @@ def _finish_int8_model(path: Path, info: ModelInfo, target: str, preset: TargetP
 
 
 def _speed_gate(cfg: ExportConfig, preset: TargetPreset, cpu: CpuFeatures, fp32: Path, int8: Path,
-                evalset: ImageSet, result: ExportResult, timings: dict[str, float] | None = None) -> None:
-    """Time FP32 against INT8 where INT8 runs on this CPU's kernels (``timings``: already measured)."""
+                evalset: ImageSet, result: ExportResult) -> None:
+    """Time FP32 against INT8 where INT8 runs on the kernels it is made for (this CPU's)."""
     one = next(evalset.batches(1))
     if not (preset.speed_gate and (preset.made_for(cpu) or not preset.cpu_classes)):
         lat = measure_latency({"fp32": fp32}, one, cfg.threads, cfg.latency_iters)
@@ -391,7 +389,7 @@ def _speed_gate(cfg: ExportConfig, preset: TargetPreset, cpu: CpuFeatures, fp32:
         result.report["int8"].update(latency_ms=None, speedup=None, recommended=True,
                                      latency_note=f"not measured on this CPU: a {preset.name} model is timed {where}")
         return
-    lat = timings or measure_latency({"fp32": fp32, "int8": int8}, one, cfg.threads, cfg.latency_iters)
+    lat = measure_latency({"fp32": fp32, "int8": int8}, one, cfg.threads, cfg.latency_iters)
     speedup = lat["fp32"] / lat["int8"]
     result.report["fp32"]["latency_ms"] = round(lat["fp32"], 4)
     result.report["int8"].update(latency_ms=round(lat["int8"], 4), speedup=round(speedup, 3),

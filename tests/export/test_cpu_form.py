@@ -41,8 +41,8 @@ def test_the_cpu_class_decides_the_candidate_forms():
     assert here.int8_class in CPU_CLASSES and list(here.flags) == cpu_info()["flags"]
 
 
-def _c(form: str, drop: float, ms: float | None, agreement: float = 1.0) -> dict:
-    return {"form": form, "drop_points": drop, "latency_ms": ms, "agreement": agreement}
+def _c(form: str, drop: float, ms: float | None, logit_rmse: float = 0.1) -> dict:
+    return {"form": form, "drop_points": drop, "latency_ms": ms, "logit_rmse": logit_rmse}
 
 
 def test_the_rule_keeps_the_fastest_within_budget_and_gives_near_ties_to_accuracy():
@@ -51,8 +51,8 @@ def test_the_rule_keeps_the_fastest_within_budget_and_gives_near_ties_to_accurac
     assert choose_form([_c("a", 0.0, 1.0), _c("b", 0.3, 0.8)], 0.5)[0] == "b"  # clearly faster wins
     name, reason = choose_form([_c("a", 0.0, 1.0), _c("b", 0.3, 0.97)], 0.5)
     assert name == "a" and "within 5%" in reason and "loses less" in reason
-    name, reason = choose_form([_c("a", 0.0, 0.99, 0.95), _c("b", 0.0, 1.0, 0.99)], 0.5)
-    assert name == "b" and "agrees more" in reason
+    name, reason = choose_form([_c("a", 0.0, 0.97, 0.2), _c("b", 0.0, 1.0, 0.1)], 0.5)
+    assert name == "b" and "logits closer to FP32's" in reason
     name, reason = choose_form([_c("a", 0.2, None), _c("b", 2.0, None)], 0.5)
     assert name == "a" and "the only form within" in reason  # nothing to time
     name, reason = choose_form([_c("a", 3.0, None), _c("b", 2.0, None)], 0.5)
@@ -98,8 +98,7 @@ def test_with_vnni_the_candidates_are_measured_and_the_fastest_kept(run_dir, fak
     assert [m["form"] for m in choice["measured"]] == ["cpu-avx2", "cpu-vnni"] == choice["candidates"]
     assert all(m["within_budget"] and m["latency_ms"] > 0 for m in choice["measured"])
     assert choice["chosen"] == rep["form"] == choose_form(choice["measured"], 100.0)[0]
-    assert rep["latency_ms"] == pytest.approx(next(m["latency_ms"] for m in choice["measured"]
-                                                   if m["form"] == rep["form"]), abs=1e-4)
+    assert rep["latency_ms"] > 0 and rep["speedup"] is not None  # the speed gate timed the chosen form
     assert choice["cpu"]["class"] == "vnni" and choice["cached"] is False
     saved = json.loads(next((run_dir / "calib_cache").glob("cpu-form-*.json")).read_text())
     assert saved["key"] == choice["key"] and saved["chosen"] == choice["chosen"]
@@ -108,9 +107,9 @@ def test_with_vnni_the_candidates_are_measured_and_the_fastest_kept(run_dir, fak
 def test_the_choice_follows_the_timing_and_is_cached_per_model_cpu_and_onnxruntime(run_dir, fake_cpu, fake_latency,
                                                                                      monkeypatch):
     fake_cpu(VNNI)
-    fake_latency.update({"fp32": 3.0, "cpu-avx2": 1.0, "cpu-vnni": 2.0})
+    fake_latency.update({"fp32": 3.0, "int8": 1.0, "cpu-avx2": 1.0, "cpu-vnni": 2.0})
     first = _export(run_dir, max_drop=100.0)
-    assert first["form"] == "cpu-avx2" and first["speedup"] == pytest.approx(3.0)  # the choice's own timing
+    assert first["form"] == "cpu-avx2" and first["speedup"] == pytest.approx(3.0)
     fake_latency.update({"cpu-avx2": 2.0, "cpu-vnni": 1.0})
     cached = _export(run_dir, max_drop=100.0)
     assert cached["form"] == "cpu-avx2" and cached["cpu_form"]["cached"] is True
@@ -133,7 +132,7 @@ def test_when_no_form_is_within_budget_the_least_damaged_one_is_searched(run_dir
     rep = _export(run_dir, max_drop=20.0, rechoose=True)
     choice = rep["cpu_form"]
     assert not any(m["within_budget"] for m in choice["measured"]) and "searched" in choice["reason"]
-    assert rep["form"] == min(choice["measured"], key=lambda m: (m["drop_points"], -m["agreement"]))["form"]
+    assert rep["form"] == min(choice["measured"], key=lambda m: (m["drop_points"], m["logit_rmse"]))["form"]
     assert "/features/features.0/features.0.0/Conv" in rep["float_nodes"] and rep["drop_points"] <= 20.0
 
 
