@@ -169,8 +169,8 @@ CPU_VNNI = TargetPreset("cpu-vnni", "U8S8, 8-bit weights: for x86 CPUs with VNNI
                         cpu_classes=("vnni", "other"), **_U8S8)
 # 'cpu' keeps cpu-avx2's fields for code that reads them, but is never quantized as itself.
 register_target(replace(CPU_AVX2, name="cpu", per_cpu=True, cpu_classes=(), description=(
-    "the form for this CPU: cpu-avx2 without VNNI; with VNNI the fastest of cpu-vnni and cpu-avx2 within "
-    "--max-drop, measured here once per model and CPU")))
+    "the form for this CPU among those made for its class: the only one (cpu-avx2 without VNNI), or the "
+    "fastest within --max-drop, measured here once per model and CPU")))
 register_target(CPU_AVX2)
 register_target(CPU_VNNI)
 # Q/DQ pairs on float weights, one pair per consumer and float biases: the explicit-quantization form
