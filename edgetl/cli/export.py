@@ -46,7 +46,8 @@ def _entries(registry: Registry) -> str:
 
 
 def _target_help() -> str:
-    return f"INT8 preset: {_entries(TARGETS)}."
+    return (f"INT8 preset: {_entries(TARGETS)}. Pin a CPU form when the deployment CPU is not this one "
+            f"(export.json records this CPU's flags and why a form was chosen).")
 
 
 def _method_help() -> str:
@@ -90,7 +91,8 @@ def summary_table(report: dict) -> str:
             ("latency, batch 1", _ms(fp.get("latency_ms")), _ms(q.get("latency_ms")) if q else ""),
             ("speed-up", "", f"{q['speedup']:.2f}x" if q and q.get("speedup") else "")]
     if q:
-        rows += [("target / method", "", f"{q['target']} / {q['method']}"),
+        form = q.get("form", q["target"])
+        rows += [("target / method", "", f"{q['target']}{'' if form == q['target'] else f' ({form})'} / {q['method']}"),
                  ("layers kept in float", "", str(len(q["float_nodes"])))]
         rows += _qat_rows(q)
     if "calibration" in report:
@@ -134,9 +136,13 @@ def summary_table(report: dict) -> str:
               help="Learning rate of quantization-aware training.")
 @click.option("--qat-max-cost", default=DEFAULT_MAX_SPEED_COST, show_default=True, type=click.FloatRange(0, 1),
               help="With --qat auto: the share of the all-INT8 speed-up PTQ's float layers may cost before QAT runs.")
+@click.option("--rechoose", is_flag=True,
+              help="With --target cpu: measure the candidate forms on this CPU again instead of reusing the "
+                   "choice cached in RUN/calib_cache/.")
 def export(run: Path, opset: int, softmax: bool, no_verify: bool, int8: bool, target: str, method: str | None,
            calib: Path | None, calib_size: int, max_drop: float, eval_split: str, data: Path | None,
-           threads: int, seed: int, qat_mode: str, qat_epochs: int, qat_lr: float, qat_max_cost: float) -> None:
+           threads: int, seed: int, qat_mode: str, qat_epochs: int, qat_lr: float, qat_max_cost: float,
+           rechoose: bool) -> None:
     """Export RUN/model.pt to RUN/model.onnx (verified against torch), and with --int8 to RUN/model.int8.onnx.
 
     Writes RUN/export.json with accuracies, parity, latency and the calibration set; nothing already in RUN
@@ -149,9 +155,13 @@ def export(run: Path, opset: int, softmax: bool, no_verify: bool, int8: bool, ta
     qat = QatConfig(qat_mode, qat_epochs, qat_lr, qat_max_cost) if qat_mode != "off" else None
     cfg = ExportConfig(run=run, opset=opset, softmax=softmax, verify=not no_verify, int8=int8, target=target,
                        method=method, calib=calib, calib_size=calib_size, max_drop=max_drop,
-                       eval_split=eval_split, data=data, threads=threads, seed=seed, qat=qat)
+                       eval_split=eval_split, data=data, threads=threads, seed=seed, qat=qat, rechoose=rechoose)
     result = export_run(cfg, train_callbacks=FinetuneProgress(True) if qat else None)
     click.echo(summary_table(result.report))
+    choice = (result.report.get("int8") or {}).get("cpu_form")
+    if choice:
+        click.echo(f"form {choice['chosen']} for this CPU ({choice['cpu']['class']}): {choice['reason']}"
+                   f"{' [cached]' if choice.get('cached') else ''}")
     sel = (result.report.get("int8") or {}).get("selection")
     if sel:
         click.echo(f"QAT: {'ran: ' + sel['why_qat'] if sel['qat_ran'] else 'not needed'}; kept "
