@@ -81,13 +81,14 @@ def auto_run(tmp_path_factory, tiny_model, tiny_data, make_run):
 
 
 @pytest.fixture(scope="module")
-def cpu_graph(tmp_path_factory, tiny_model, tiny_data):
-    """The tiny model prepared for the cpu preset on PTQ's calibration images, and its Q/DQ graph before
-    any training (training itself runs in ``auto_run``)."""
+def cpu_graph(tmp_path_factory, tiny_model, tiny_data, int8_run):
+    """The tiny model prepared for the CPU form PTQ chose here (``int8_run``) on PTQ's calibration images,
+    and its Q/DQ graph before any training (training itself runs in ``auto_run``)."""
     model, info = load_model(tiny_model)
     data = load_dataset(tiny_data)
     calib = cal.pick_calibration_set(None, data, info.labels)
-    prepared = qat.prepare_model(model, info, get_target("cpu"), load_images(calib.samples, info.preprocess))
+    form = get_target(json.loads((int8_run / "export.json").read_text())["int8"]["form"])
+    prepared = qat.prepare_model(model, info, form, load_images(calib.samples, info.preprocess))
     path = tmp_path_factory.mktemp("qatcpu") / "qat.onnx"
     path.write_bytes(qat.to_onnx(prepared, info, 17).SerializeToString())
     return path, prepared, load_images(data.splits["val"], info.preprocess)
@@ -140,8 +141,10 @@ def test_edgetl_build_takes_the_qat_graph_as_explicit_int8(auto_run):
 
 def test_cpu_qat_starts_from_ptqs_ranges_and_types(cpu_graph, int8_run):
     """Before any training, QAT's quantizers are PTQ's: the input's scale and zero point, each layer's
-    per-channel weight scales (reduce_range: 7-bit), uint8 activations, INT32 biases."""
+    per-channel weight scales (7-bit with reduce_range), uint8 activations, INT32 biases."""
     path, *_ = cpu_graph
+    form = get_target(json.loads((int8_run / "export.json").read_text())["int8"]["form"])
+    w_max = 64 if form.reduce_range else 127
     g, ptq = Graph(path), Graph(int8_run / "model.int8.onnx")
     assert ptq.model.metadata_props and read_onnx_info(int8_run / "model.int8.onnx").extra["float_nodes"] == []
 
@@ -156,7 +159,7 @@ def test_cpu_qat_starts_from_ptqs_ranges_and_types(cpu_graph, int8_run):
     np.testing.assert_allclose(s[0], s[1], rtol=1e-4)
     for n in g.of("Conv", "Gemm"):
         w, b = g.dq_of(n.input[1]), g.dq_of(n.input[2])
-        assert g.inits[w.input[0]].dtype == np.int8 and np.abs(g.inits[w.input[0]]).max() <= 64
+        assert g.inits[w.input[0]].dtype == np.int8 and np.abs(g.inits[w.input[0]]).max() <= w_max
         assert not g.inits[w.input[2]].any() and g.axis(w) == 0
         assert b is not None and g.inits[b.input[0]].dtype == np.int32
     acts = [g.inits[n.input[2]] for n in g.of(Q)]
