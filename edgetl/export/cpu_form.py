@@ -3,8 +3,7 @@
 Where the CPU's class admits one form (AVX2 without VNNI: only 7-bit weights stay accurate), that form is
 taken. Where several are plausible, the export quantizes each one, judges it with this CPU's kernels and
 times the ones within ``--max-drop`` against each other in interleaved rounds (FP32 is left out of those
-rounds: a model timed right after FP32 runs on caches FP32 has emptied, and in a rotation it is always the
-same model); ``choose_form`` then keeps the fastest. Timings within ``TIE_TOLERANCE`` of each other are
+rounds: a model timed right after FP32 runs on caches FP32 has emptied); ``choose_form`` then keeps the fastest. Timings within ``TIE_TOLERANCE`` of each other are
 below what batch-1 timing resolves on a shared machine, so among those the form that loses the least
 top-1 wins, then the one whose logits stay closest to FP32's: a measure over every image, where top-1 and
 agreement move by whole images. The choice is measured once per model
