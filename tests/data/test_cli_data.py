@@ -82,7 +82,7 @@ def test_video_command(tmp_path):
     r = _run("roadsigns-video", out, "--seconds", "3", "--fps", "10", "--resolution", "320x180")
     assert r.exit_code == 0, r.output
     gt = json.loads((tmp_path / "drive.gt.json").read_text())
-    assert gt["num_frames"] == 30 and gt["width"] == 320 and out.stat().st_size > 0
-    assert "synthetic" in r.output
+    assert gt["num_frames"] == 30 and gt["width"] == 320 and out.stat().st_size > 0 and gt["format"] == 2
+    assert "synthetic" in r.output and "recognisable sign" in r.output and "segments: night" in r.output
     r = _run("roadsigns-video", out, "--seconds", "3")
     assert r.exit_code == 1 and "--overwrite" in r.output
