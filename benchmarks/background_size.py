@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -161,7 +160,6 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     rows = []
     for size in (float(s) for s in args.sizes.split(",")):
-        start = time.perf_counter()
         test: dict[str, int] = {}
         video: dict[str, int] = {}
         for seed in (int(s) for s in args.seeds.split(",")):
@@ -170,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             for vs in (int(s) for s in args.video_seeds.split(",")):
                 video = _add(video, video_counts(run, args.video_seconds, vs, args.every, args.min_confidence))
         row = {"size": size, "images": int(round(size * args.per_class)), "test": test, "video": video,
-               "rates": rates(test, video), "seconds": round(time.perf_counter() - start, 1)}
+               "rates": rates(test, video)}
         rows.append(row)
         print(row, flush=True)
     res = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}, "rows": rows,
