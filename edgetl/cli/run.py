@@ -133,10 +133,15 @@ def run(model: Path, source: str, roi: str | None, topk: int, threshold: float, 
     from edgetl.camera.score import format_report, load_ground_truth
     from edgetl.camera.smoothing import SmoothingConfig
     from edgetl.camera.sources import Capture, parse_source
-    from edgetl.fileio import write_json
+    from edgetl.fileio import check_output, remove_stale_temps, write_json
     from edgetl.runtime import open_runner
 
     spec = parse_source(source)
+    for path in (json_path, record, summary_path):
+        if path is not None:
+            check_output(path)
+    if record is not None:  # a killed recording cannot be played; a killed JSONL log (.tmp) is kept to be read
+        remove_stale_temps(record.parent, [record.name])
     truth = load_ground_truth(ground_truth) if ground_truth else None
     config = LoopConfig(
         roi=roi_from_xywh(roi) if roi else None, roi_from_truth=roi_from_truth, topk=topk,
