@@ -6,6 +6,10 @@ degraded like camera crops. They stand in for GTSRB where no real traffic-sign i
 Images come in tracks like GTSRB: the views of one physical sign, approaching, all in one split, so
 nothing leaks between train, val, test and calib. Every image's randomness is derived from
 (seed, class, track, view), so a seed gives byte-identical files whatever the number of workers.
+
+A ``background`` class (``edgetl.synth.background``) holds crops that are not signs, framed the way
+the camera loop frames a sign proposal: what a model needs to say "no sign here". Its tracks are
+scenes, each split like a sign's track.
 """
 
 from __future__ import annotations
@@ -27,18 +31,24 @@ from edgetl import __version__
 from edgetl.data import gtsrb
 from edgetl.errors import DataError
 from edgetl.fileio import sha256_bytes, write_json, write_text
+from edgetl.synth.background import BACKGROUND, KINDS, PART_MAX, render_background
 from edgetl.synth.draw import SIGN_CLASSES, render_sign
-from edgetl.synth.scene import (Camera, apply_camera, background_crop, backgrounds, draw_post, occlude, paste_sign,
-                                random_region, sign_quad)
+from edgetl.synth.scene import (DATA_SHARE, NOT_SCENERY, Camera, apply_camera, background_crop, backgrounds,
+                                draw_post, occlude, paste_sign, random_region, sign_quad)
 
 log = logging.getLogger(__name__)
 
 # The generator's name in manifest.json; GENERATOR_VERSION marks changes to the images it writes.
 GENERATOR_NAME = "edgetl.synth.roadsigns"
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 SPLIT_FRACTIONS = {"train": 0.70, "val": 0.10, "test": 0.15, "calib": 0.05}
 FORMATS = ("imagefolder", "gtsrb")
 SIGN_SIZE = 160  # pixels of the drawn sign before it is warped into a view
+BACKGROUND_CID = 1000  # the background class's place in the randomness (sign classes are 0..25)
+# background images per image of a sign class, measured with the demo's model: 1x and 2x reject 99.5% of
+# false sign proposals on the drive-by videos, 2x also most held-out background crops, 4x loses sign crops
+# (benchmarks/results/background_size.md)
+BACKGROUND_PER_CLASS = 2.0
 
 
 @dataclass(frozen=True)
@@ -52,17 +62,28 @@ class RoadSignConfig:
     views_per_track: int = 3  # few views, many tracks: more distinct signs per image count
     format: str = "imagefolder"
     workers: int | None = None  # None = up to 2 processes
+    background: int | None = None  # background images in all; None = BACKGROUND_PER_CLASS x per_class
 
     def class_names(self) -> tuple[str, ...]:
+        """The sign classes."""
         return self.classes or SIGN_CLASSES
+
+    def background_images(self) -> int:
+        if self.background is None:
+            return int(round(BACKGROUND_PER_CLASS * self.per_class))
+        return self.background
+
+    def labels(self) -> tuple[str, ...]:
+        """Every class written, in label order: the signs, then ``background`` unless it is left out."""
+        return self.class_names() + ((BACKGROUND,) if self.background_images() > 0 else ())
 
 
 @dataclass(frozen=True)
 class Track:
     """One physical sign seen ``views`` times, all in ``split``."""
 
-    cid: int  # index in SIGN_CLASSES, so a class subset draws the same signs
-    label: int  # index in the generated class list
+    cid: int  # index in SIGN_CLASSES, so a class subset draws the same signs; BACKGROUND_CID for background
+    label: int  # index in the generated class list (RoadSignConfig.labels)
     track: int
     views: int
     split: str
@@ -87,31 +108,42 @@ def validate(cfg: RoadSignConfig) -> None:
     if cfg.per_class < 1 or tracks < len(SPLIT_FRACTIONS):
         raise DataError(f"--per-class {cfg.per_class} gives {tracks} track(s) of {cfg.views_per_track} views, "
                         f"too few to fill train/val/test/calib: use --per-class {need} or more")
+    bg = cfg.background_images()
+    if bg < 0 or 0 < math.ceil(bg / cfg.views_per_track) < len(SPLIT_FRACTIONS):
+        raise DataError(f"--background {bg} is too few to fill train/val/test/calib: use 0 (none) or {need} or more")
 
 
 def plan_tracks(cfg: RoadSignConfig) -> list[Track]:
-    """Every track of every class with its split; deterministic for the seed."""
+    """Every track of every class (background last) with its split; deterministic for the seed."""
     out = []
-    n = math.ceil(cfg.per_class / cfg.views_per_track)
-    sizes = {k: max(1, round(f * n)) for k, f in SPLIT_FRACTIONS.items() if k != "train"}
-    order = ["val", "test", "calib"]
     for label, name in enumerate(cfg.class_names()):
-        cid = SIGN_CLASSES.index(name)
-        perm = np.random.default_rng([cfg.seed, cid, 7]).permutation(n)
-        split_of = ["train"] * n
-        pos = 0
-        for k in order:
-            for t in perm[pos:pos + sizes[k]]:
-                split_of[t] = k
-            pos += sizes[k]
-        for t in range(n):
-            views = min(cfg.views_per_track, cfg.per_class - t * cfg.views_per_track)
-            out.append(Track(cid, label, t, views, split_of[t]))
+        out += _class_tracks(cfg, SIGN_CLASSES.index(name), label, cfg.per_class)
+    if cfg.background_images():
+        out += _class_tracks(cfg, BACKGROUND_CID, len(cfg.class_names()), cfg.background_images())
     return out
 
 
-def render_track(track: Track, cfg: RoadSignConfig) -> list[tuple[np.ndarray, tuple[int, int, int, int]]]:
-    """The views of one track: (BGR image, sign box x1, y1, x2, y2 exclusive) each."""
+def _class_tracks(cfg: RoadSignConfig, cid: int, label: int, images: int) -> list[Track]:
+    n = math.ceil(images / cfg.views_per_track)
+    sizes = {k: max(1, round(f * n)) for k, f in SPLIT_FRACTIONS.items() if k != "train"}
+    perm = np.random.default_rng([cfg.seed, cid, 7]).permutation(n)
+    split_of = ["train"] * n
+    pos = 0
+    for k in ("val", "test", "calib"):
+        for t in perm[pos:pos + sizes[k]]:
+            split_of[t] = k
+        pos += sizes[k]
+    return [Track(cid, label, t, min(cfg.views_per_track, images - t * cfg.views_per_track), split_of[t])
+            for t in range(n)]
+
+
+def render_track(track: Track, cfg: RoadSignConfig) -> list[tuple[np.ndarray, tuple[int, int, int, int], str | None]]:
+    """The views of one track: (BGR image, box x1, y1, x2, y2 exclusive, background kind or None) each.
+
+    The box is the sign's, or for a background view the object its crop frames."""
+    if track.cid == BACKGROUND_CID:
+        return [(v.image, v.box, v.kind) for v in render_background(
+            cfg.seed, track.track, track.views, cfg.class_names(), cfg.image_size, cfg.format == "gtsrb", track.cid)]
     rng = np.random.default_rng([cfg.seed, track.cid, track.track])
     sign, alpha = render_sign(SIGN_CLASSES[track.cid], rng, SIGN_SIZE)
     region = random_region(rng)
@@ -148,7 +180,7 @@ def render_track(track: Track, cfg: RoadSignConfig) -> list[tuple[np.ndarray, tu
         img = apply_camera(canvas, cam, crop, vr)
         x1, y1 = np.floor(quad.min(0)).astype(int)
         x2, y2 = np.ceil(quad.max(0)).astype(int)
-        out.append((img, (max(0, x1), max(0, y1), min(size, x2), min(size, y2))))
+        out.append((img, (max(0, x1), max(0, y1), min(size, x2), min(size, y2)), None))
     return out
 
 
@@ -162,7 +194,7 @@ def _encode(img: np.ndarray, ext: str) -> bytes:
 def _track_dir(track: Track, cfg: RoadSignConfig) -> str:
     if cfg.format == "gtsrb":
         return f"{track.split}/{track.label:05d}"
-    return f"{track.split}/{cfg.class_names()[track.label]}"
+    return f"{track.split}/{cfg.labels()[track.label]}"
 
 
 def _write_track(args: tuple[Track, RoadSignConfig, str]) -> list[dict]:
@@ -170,7 +202,7 @@ def _write_track(args: tuple[Track, RoadSignConfig, str]) -> list[dict]:
     track, cfg, root = args
     ext = ".ppm" if cfg.format == "gtsrb" else ".png"
     records = []
-    for v, (img, box) in enumerate(render_track(track, cfg)):
+    for v, (img, box, kind) in enumerate(render_track(track, cfg)):
         rel = f"{_track_dir(track, cfg)}/{track.track:05d}_{v:05d}{ext}"
         data = _encode(img, ext)
         path = Path(root, rel)
@@ -179,6 +211,8 @@ def _write_track(args: tuple[Track, RoadSignConfig, str]) -> list[dict]:
         path.write_bytes(data)  # the whole folder is renamed into place when complete
         records.append({"path": rel, "sha256": sha256_bytes(data), "label": track.label, "split": track.split,
                         "track": track.track, "size": [img.shape[1], img.shape[0]], "roi": list(box)})
+        if kind:
+            records[-1]["kind"] = kind
     return records
 
 
@@ -241,7 +275,7 @@ def generate_roadsigns(out: str | os.PathLike, cfg: RoadSignConfig, overwrite: b
         records.sort(key=lambda r: r["path"])
         if cfg.format == "gtsrb":
             records = _write_gtsrb_tables(tmp, records, cfg)
-        write_text(tmp / "labels.txt", "".join(f"{c}\n" for c in cfg.class_names()))
+        write_text(tmp / "labels.txt", "".join(f"{c}\n" for c in cfg.labels()))
         manifest = _manifest(tmp, records, tracks, cfg)
         write_json(tmp / "manifest.json", manifest)
         _swap_into_place(tmp, out)
@@ -299,7 +333,7 @@ def _content_hash(root: Path, records: Sequence[dict]) -> str:
 
 
 def _manifest(root: Path, records: list[dict], tracks: list[Track], cfg: RoadSignConfig) -> dict:
-    names = cfg.class_names()
+    names = cfg.labels()
     splits = {}
     for split in SPLIT_FRACTIONS:
         recs = [r for r in records if r["split"] == split]
@@ -323,6 +357,20 @@ def _manifest(root: Path, records: list[dict], tracks: list[Track], cfg: RoadSig
         "classes": list(names),
         "splits": splits,
         "backgrounds": [n for n, _ in backgrounds()],
+        "photo_parts": f"the data set uses the left {DATA_SHARE:.0%} of each scenery photo and the whole of "
+                       f"{', '.join(NOT_SCENERY)}; the drive-by video uses the rest of the scenery photos",
+        "background": _background_summary(records, cfg),
         "num_images": len(records),
         "content_sha256": _content_hash(root, records),
     }
+
+
+def _background_summary(records: list[dict], cfg: RoadSignConfig) -> dict | None:
+    """What the background class holds: its images per kind of crop, and how it was made."""
+    if not cfg.background_images():
+        return None
+    kinds = {k: sum(r.get("kind") == k for r in records) for k in KINDS}
+    return {"images": cfg.background_images(), "kinds": kinds, "part_max": PART_MAX,
+            "description": "crops that hold no sign (at most part_max of one), framed like sign proposals: boxes "
+                           "the sign proposer returns on photo scenes with painted non-signs (proposal), painted "
+                           "non-signs and their parts (thing), parts of signs (sign_part), plain crops (photo)"}

@@ -4,6 +4,11 @@ Backgrounds are photographs that installed packages ship (scikit-image's data im
 scikit-learn is installed, its sample images). A view is: a background crop, the sign warped with
 rotation and perspective, an optional post and occluder, then the camera: blur, lighting, colour
 cast, sensor resolution, noise and JPEG compression.
+
+The photographs are shared between the data set and the drive-by video without sharing pixels: the
+data set draws from the left ``DATA_SHARE`` of each scenery photograph (and the whole of the others),
+the video pans across the rest (``data_photos``, ``video_photos``). A model trained on the data set
+has not seen the video's backgrounds, so its false alarms on the video are measured, not learned.
 """
 
 from __future__ import annotations
@@ -51,11 +56,35 @@ def backgrounds() -> tuple[tuple[str, np.ndarray], ...]:
     return tuple(out)
 
 
+# photographs that are not scenery (microscopy, a star field, coins, a clock): the data set uses them
+# whole, the drive-by video not at all
+NOT_SCENERY = ("hubble_deep_field", "immunohistochemistry", "coins", "clock")
+DATA_SHARE = 0.6  # of each scenery photo's width, from the left, for the data set; the video gets the rest
+
+
+def _is_scenery(name: str) -> bool:
+    return not name.endswith(NOT_SCENERY)
+
+
+@functools.lru_cache(maxsize=1)
+def data_photos() -> tuple[tuple[str, np.ndarray], ...]:
+    """The pixels the data set may use: the left ``DATA_SHARE`` of each scenery photo, the others whole."""
+    return tuple((name, img[:, : int(img.shape[1] * DATA_SHARE)] if _is_scenery(name) else img)
+                 for name, img in backgrounds())
+
+
+@functools.lru_cache(maxsize=1)
+def video_photos() -> tuple[tuple[str, np.ndarray], ...]:
+    """The pixels the drive-by video may use: the right part of each scenery photo, disjoint from
+    ``data_photos``."""
+    return tuple((name, img[:, int(img.shape[1] * DATA_SHARE):]) for name, img in backgrounds() if _is_scenery(name))
+
+
 @functools.lru_cache(maxsize=1)
 def _pyramids() -> tuple[tuple[np.ndarray, ...], ...]:
-    """Each background at full, 1/2, 1/4 and 1/8 size, so small crops resize cheaply."""
+    """Each data photo at full, 1/2, 1/4 and 1/8 size, so small crops resize cheaply."""
     out = []
-    for _, img in backgrounds():
+    for _, img in data_photos():
         levels = [img]
         for _ in range(3):
             levels.append(cv2.pyrDown(levels[-1]))
@@ -73,11 +102,11 @@ def _bgr(img: np.ndarray) -> np.ndarray:
 
 
 def background_crop(rng: np.random.Generator, out_w: int, out_h: int, region: tuple | None = None) -> np.ndarray:
-    """A random (or the given ``(index, x, y, size, flip)``) square region of a photo, resized."""
+    """A random (or the given ``(index, x, y, size, flip)``) square region of a data photo, resized."""
     if region is None:
         region = random_region(rng)
     i, fx, fy, fs, flip = region
-    levels = _pyramids()[i % len(backgrounds())]
+    levels = _pyramids()[i % len(data_photos())]
     h, w = levels[0].shape[:2]
     side = max(8, int(fs * min(h, w)))
     x, y = int(fx * (w - side)), int(fy * (h - side))
@@ -92,7 +121,7 @@ def background_crop(rng: np.random.Generator, out_w: int, out_h: int, region: tu
 
 
 def random_region(rng: np.random.Generator) -> tuple[int, float, float, float, bool]:
-    return (int(rng.integers(len(backgrounds()))), float(rng.random()), float(rng.random()),
+    return (int(rng.integers(len(data_photos()))), float(rng.random()), float(rng.random()),
             float(rng.uniform(0.12, 0.6)), bool(rng.random() < 0.5))
 
 
@@ -147,16 +176,18 @@ def sign_quad(cx: float, cy: float, diam: float, yaw: float, pitch: float,
 
 
 def paste_sign(canvas: np.ndarray, sign: np.ndarray, alpha: np.ndarray, quad: np.ndarray) -> None:
-    """Warp ``sign`` (with ``alpha``) onto ``quad`` of ``canvas`` in place, anti-aliased."""
+    """Warp ``sign`` (with ``alpha``; any aspect) onto ``quad`` (tl, tr, br, bl) of ``canvas`` in place,
+    anti-aliased."""
     h, w = canvas.shape[:2]
     target = float(np.ptp(quad[:, 0]) + np.ptp(quad[:, 1])) / 2
-    s = sign.shape[0]
-    if target * 2 < s:  # pre-shrink so the warp does not alias
-        k = max(8, int(target * 2))
-        sign = cv2.resize(sign, (k, k), interpolation=cv2.INTER_AREA)
-        alpha = cv2.resize(alpha, (k, k), interpolation=cv2.INTER_AREA)
-        s = k
-    src = np.array([[0, 0], [s, 0], [s, s], [0, s]], np.float32)
+    sh, sw = sign.shape[:2]
+    if target * 2 < max(sh, sw):  # pre-shrink so the warp does not alias
+        f = target * 2 / max(sh, sw)
+        size = (max(8, int(sw * f)), max(8, int(sh * f)))
+        sign = cv2.resize(sign, size, interpolation=cv2.INTER_AREA)
+        alpha = cv2.resize(alpha, size, interpolation=cv2.INTER_AREA)
+        sw, sh = size
+    src = np.array([[0, 0], [sw, 0], [sw, sh], [0, sh]], np.float32)
     m = cv2.getPerspectiveTransform(src, quad.astype(np.float32))
     x0, y0 = np.floor(quad.min(0)).astype(int) - 1
     x1, y1 = np.ceil(quad.max(0)).astype(int) + 1
@@ -172,6 +203,28 @@ def paste_sign(canvas: np.ndarray, sign: np.ndarray, alpha: np.ndarray, quad: np
     roi = canvas[y0:y1, x0:x1].astype(np.float32)
     fg = warped.astype(np.float32)
     canvas[y0:y1, x0:x1] = np.clip(roi + (fg - roi) * a, 0, 255).astype(np.uint8)
+
+
+def rect_quad(cx: float, cy: float, w: float, h: float) -> np.ndarray:
+    """Corners (tl, tr, br, bl) of an upright ``w`` x ``h`` rectangle centred on (cx, cy)."""
+    return np.array([[cx - w / 2, cy - h / 2], [cx + w / 2, cy - h / 2], [cx + w / 2, cy + h / 2],
+                     [cx - w / 2, cy + h / 2]], np.float64)
+
+
+def scene_canvas(rng: np.random.Generator, out_w: int, out_h: int) -> np.ndarray:
+    """A ``out_w`` x ``out_h`` view of a random part of a data photo (a street-scene-sized canvas)."""
+    photos = data_photos()
+    img = photos[int(rng.integers(len(photos)))][1]
+    h, w = img.shape[:2]
+    aspect = out_w / out_h
+    full_w = min(w, h * aspect)  # the largest region of the output's aspect
+    f = rng.uniform(0.35, 1.0)
+    rw, rh = max(8, int(full_w * f)), max(8, int(full_w * f / aspect))
+    x, y = int(rng.uniform(0, w - rw + 1)), int(rng.uniform(0, h - rh + 1))
+    crop = img[y:y + rh, x:x + rw]
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    return cv2.resize(crop, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
 
 
 def draw_post(canvas: np.ndarray, cx: float, bottom: float, width: float, shade: int) -> None:

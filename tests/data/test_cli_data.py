@@ -23,7 +23,24 @@ def test_roadsigns_writes_a_set_and_says_it_is_synthetic(tmp_path):
     assert "synthetic" in r.output and "next: edgetl finetune" in r.output
     assert "\r" not in r.output and "img/s" not in r.output  # no bar frames where output is not a terminal
     m = json.loads((tmp_path / "signs" / "manifest.json").read_text())
-    assert m["classes"] == ["stop", "yield"] and m["num_images"] == 16
+    assert m["classes"] == ["stop", "yield", "background"] and m["num_images"] == 16 + 16
+
+
+def test_background_option(tmp_path):
+    from edgetl.synth.roadsigns import BACKGROUND_PER_CLASS
+
+    r = _run("roadsigns", tmp_path / "a", *SMALL, "--background", "1.5x")
+    assert r.exit_code == 0, r.output
+    m = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert m["classes"] == ["stop", "yield", "background"] and m["background"]["images"] == 12
+    assert "background" in r.output
+    r = _run("roadsigns", tmp_path / "b", *SMALL, "--background", "0")
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "b" / "manifest.json").read_text())["classes"] == ["stop", "yield"]
+    r = _run("roadsigns", tmp_path / "c", *SMALL, "--background", "lots")
+    assert r.exit_code == 2 and "--background" in r.output
+    help_text = " ".join(_run("roadsigns", "--help").output.split())
+    assert f"default: {BACKGROUND_PER_CLASS:g}x" in help_text  # the help states the default the code uses
 
 
 def test_image_size_range(tmp_path):
@@ -65,8 +82,8 @@ def test_video_command(tmp_path):
     r = _run("roadsigns-video", out, "--seconds", "3", "--fps", "10", "--resolution", "320x180")
     assert r.exit_code == 0, r.output
     gt = json.loads((tmp_path / "drive.gt.json").read_text())
-    assert gt["num_frames"] == 30 and gt["width"] == 320 and out.stat().st_size > 0
-    assert "synthetic" in r.output
+    assert gt["num_frames"] == 30 and gt["width"] == 320 and out.stat().st_size > 0 and gt["format"] == 2
+    assert "synthetic" in r.output and "recognisable sign" in r.output and "segments: night" in r.output
     r = _run("roadsigns-video", out, "--seconds", "3")
     assert r.exit_code == 1 and "--overwrite" in r.output
 

@@ -1,4 +1,5 @@
-"""The synthetic road-sign generator: layout, determinism, no leaks between splits, GTSRB output."""
+"""The synthetic road-sign generator: layout, determinism, no leaks between splits, GTSRB output, and
+the background class."""
 
 from __future__ import annotations
 
@@ -32,15 +33,18 @@ def _files(root: Path) -> dict[str, bytes]:
 def test_layout_manifest_and_load_dataset(small_set):
     m = json.loads((small_set / "manifest.json").read_text())
     assert m["synthetic"] is True and m["seed"] == 0 and m["generator_version"]
-    assert (small_set / "labels.txt").read_text().split() == list(SMALL["classes"])
+    labels = [*SMALL["classes"], "background"]
+    assert (small_set / "labels.txt").read_text().split() == labels == m["classes"]
     data = load_dataset(small_set)
-    assert data.classes == list(SMALL["classes"])
+    assert data.classes == labels
     assert set(data.splits) == {"train", "val", "test", "calib"}
     for split, samples in data.splits.items():
         assert m["splits"][split]["images"] == len(samples) > 0
-        per = [sum(s.label == i for s in samples) for i in range(3)]
+        per = [sum(s.label == i for s in samples) for i in range(4)]
         assert per == list(m["splits"][split]["per_class"].values())
-    assert m["num_images"] == 3 * 8
+        assert m["splits"][split]["per_class"]["background"] > 0  # the background class is in every split
+    assert m["num_images"] == 3 * 8 + 16  # the default background: twice a sign class
+    assert m["background"]["images"] == 16 == sum(m["background"]["kinds"].values())
     img = cv2.imread(str(data.splits["test"][0].path))
     assert img.shape == (32, 32, 3)
 
@@ -73,6 +77,25 @@ def test_a_class_subset_draws_the_same_signs(small_set, tmp_path):
     assert a and a == b
 
 
+def test_background_zero_gives_the_sign_classes_alone_and_the_same_signs(small_set, tmp_path):
+    out = tmp_path / "nobg"
+    m = generate_roadsigns(out, RoadSignConfig(**SMALL, background=0, workers=1))
+    assert m["classes"] == list(SMALL["classes"]) == (out / "labels.txt").read_text().split()
+    assert m["background"] is None and not list(out.glob("*/background"))
+    assert _files(out).keys() <= _files(small_set).keys()
+    signs = {k: v for k, v in _files(out).items() if k.endswith(".png")}
+    assert signs == {k: v for k, v in _files(small_set).items() if k in signs}  # the background adds, never changes
+
+
+def test_background_kinds_and_size(tmp_path):
+    m = generate_roadsigns(tmp_path / "b", RoadSignConfig(**{**SMALL, "classes": ("stop",)}, background=60, workers=1))
+    assert m["background"]["images"] == 60 == sum(s["per_class"]["background"] for s in m["splits"].values())
+    kinds = m["background"]["kinds"]
+    assert all(kinds[k] > 0 for k in ("proposal", "thing", "sign_part", "photo")), kinds
+    with pytest.raises(DataError, match="--background 3 is too few"):
+        generate_roadsigns(tmp_path / "c", RoadSignConfig(**SMALL, background=3))
+
+
 def test_images_are_photographs_not_flat_backgrounds(small_set):
     borders = []
     for p in sorted((small_set / "train" / "stop").iterdir()):
@@ -98,7 +121,9 @@ def test_gtsrb_format_is_read_by_the_gtsrb_reader(tmp_path):
     assert (out / "train" / "00000" / "GT-00000.csv").is_file()
     assert (out / "test" / "GT-final_test.csv").is_file()
     data = gtsrb.load_gtsrb(out, val_fraction=0.2, seed=0)
-    assert data.layout == "gtsrb" and data.classes == list(SMALL["classes"])
+    assert data.layout == "gtsrb" and data.classes == [*SMALL["classes"], "background"]  # one more class
+    assert (out / "train" / "00003" / "GT-00003.csv").is_file()
+    assert any(s.label == 3 for s in data.splits["test"])
     assert set(data.splits) == {"train", "val", "test", "calib"}
     s = data.splits["test"][0]
     h, w = cv2.imread(str(s.path)).shape[:2]
