@@ -28,8 +28,17 @@ def save_model(path: str | os.PathLike, model: nn.Module, info: ModelInfo, **ext
     state = {k: v.detach().cpu().contiguous() for k, v in _unwrap(model).state_dict().items()}
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "info": info.to_dict(),
                "state_dict": state, "edgetl_version": __version__, "torch_version": str(torch.__version__), **extra}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    return _save(path, payload)
+
+
+def _save(path: str | os.PathLike, payload: dict) -> Path:
+    """``torch.save`` atomically; a failed write (disk full...) is one ``OutputError`` naming ``path``.
+
+    torch is given an open file, not a name, so that the OSError of a failed write reaches us behind
+    torch's own RuntimeError (``fileio.writing`` looks for it there).
+    """
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(payload, f)
     return Path(path)
 
 
@@ -74,9 +83,7 @@ def read_model_file(path: str | os.PathLike) -> dict:
 
 def save_train_state(path: str | os.PathLike, **state: Any) -> Path:
     payload = {"format": TRAIN_STATE_FORMAT, "format_version": FORMAT_VERSION, "edgetl_version": __version__, **state}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-    return Path(path)
+    return _save(path, payload)
 
 
 def load_train_state(path: str | os.PathLike) -> dict:

@@ -30,5 +30,13 @@ class RuntimeBackendError(EdgetlError):
     """A backend cannot run the model (missing package, bad input, stale engine)."""
 
 
+class OutputError(EdgetlError):
+    """An output cannot be written: its folder is a file or missing, no permission, or the disk is full.
+
+    Raised before long work starts where the problem can be seen then (``fileio.check_output``), and by
+    the writers when a write fails; whatever was written before stays as it was.
+    """
+
+
 class MissingDependencyError(EdgetlError):
     """An optional dependency is not installed; the message says how to get it."""

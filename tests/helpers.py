@@ -118,3 +118,62 @@ def make_gtsrb_csv(root: Path, class_ids: Iterable[int] = range(43), tracks: int
         meta.append(f"Meta/{cid}.png,{cid},{cid % 5},{cid % 4},{cid // 10 + 1}.{cid % 10}")
     (root / "Meta.csv").write_text("\r\n".join(meta) + "\r\n")
     return root
+
+
+def fill_disk(monkeypatch, names: tuple[str, ...] | None = None, after: int = 0) -> None:
+    """Make atomic and streaming writes of files named ``names`` (every file when None) fail as on a full
+    disk (ENOSPC): their temporary files become links to /dev/full. The first ``after`` writes succeed.
+
+    Needs no root and no small file system, only Linux's /dev/full.
+    """
+    import os
+
+    import pytest
+
+    import edgetl.camera.outputs as outputs
+    import edgetl.fileio as fileio
+
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full to stand in for a full disk")
+    real = fileio.temp_beside
+    seen = [0]
+
+    def temp_beside(target, suffix: str = ".tmp") -> Path:
+        tmp = real(target, suffix)
+        if names is None or Path(target).name in names:
+            seen[0] += 1
+            if seen[0] > after:
+                tmp.unlink()
+                tmp.symlink_to("/dev/full")
+        return tmp
+
+    monkeypatch.setattr(fileio, "temp_beside", temp_beside)
+    monkeypatch.setattr(outputs, "temp_beside", temp_beside)
+
+
+def file_size_limit(nbytes: int):
+    """``preexec_fn`` for a child whose writes past ``nbytes`` per file fail (EFBIG), as a real disk limit
+    makes them fail: RLIMIT_FSIZE, with SIGXFSZ ignored so the write returns an error instead of killing."""
+    import resource
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (nbytes, nbytes))
+
+    return limit
+
+
+def low_disk(monkeypatch, free: int = 1000) -> None:
+    """Make the disk look almost full (``free`` bytes) to the early checks and the recorder."""
+    import shutil
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: SimpleNamespace(total=10**12, used=10**12 - free, free=free))
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Temporary files and staging folders edgetl's writers name, found anywhere under ``folder``."""
+    import re
+
+    pattern = re.compile(r"^\.(.+\.[a-z0-9_]{8}(\.part)?\.[A-Za-z0-9]+|export-[a-z0-9_]{8})$")
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob(".*") if pattern.match(p.name))

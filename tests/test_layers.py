@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent / "edgetl"
 
 # Bottom to top, as docs/architecture.md lists them. A unit is a package (data, camera...) or a module.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("__init__", "errors", "fileio"),
+    ("__init__", "errors"),
+    ("fileio", "redaction"),
     ("spec", "registry", "_optional"),
     ("preprocess", "onnxinfo", "backbones", "proposals"),
     ("weights", "checkpoint", "data"),

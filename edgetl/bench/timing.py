@@ -69,17 +69,18 @@ def interleaved(calls: Sequence[Callable[[], object]], budget: Budget,
                 on_round: Callable[[], None] | None = None) -> list[np.ndarray]:
     """Time one call of every callable per round until ``budget`` (counted in rounds) is spent.
 
-    The order rotates by one each round, so no callable always runs right after the same other one.
-    Returns per-call nanoseconds (int64) for each callable, aligned by round: ``paired_ratio`` of two
-    of them compares calls made at the same moment. ``on_round`` is called after every round.
+    The order is shuffled every round (seeded, so runs repeat): each callable follows each other one about
+    equally often. A fixed rotation would not do: in A B C, B C A, C A B, A always runs right after C, and
+    a model timed after a large one finds its caches emptied every time. Returns per-call nanoseconds
+    (int64) for each callable, aligned by round: ``paired_ratio`` of two of them compares calls made at
+    the same moment. ``on_round`` is called after every round.
     """
     samples: list[list[int]] = [[] for _ in calls]
-    order = list(range(len(calls)))
+    rng = np.random.default_rng(0)
     start = time.perf_counter_ns()
     rounds = 0
     while calls and not budget.done(rounds, time.perf_counter_ns() - start):
-        k = rounds % len(calls)
-        for i in order[k:] + order[:k]:
+        for i in rng.permutation(len(calls)):
             samples[i].append(time_call(calls[i]))
         rounds += 1
         if on_round:

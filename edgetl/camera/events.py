@@ -62,5 +62,7 @@ class EventLog:
                 self.writer.write(event_record(e))
 
     def close(self) -> str | None:
-        """Finish the file (after the last ``record``); its path, or None without ``--events``."""
-        return str(self.writer.close()) if self.writer is not None else None
+        """Finish the file (after the last ``record``); its path, or None without ``--events`` (or when
+        a write failed: then the file is removed, as every output's)."""
+        path = self.writer.close() if self.writer is not None else None
+        return str(path) if path else None

@@ -271,13 +271,19 @@ class CameraLoop:
             self.events.record(ended)
 
     def _close_outputs(self) -> list[str]:
-        written = []
+        written, failed = [], []
         for out in (self.json, self.events, self.recorder):
             if out is not None:
-                path = out.close()
+                try:
+                    path = out.close()
+                except EdgetlError as exc:  # close the others first: each finishes or removes its file
+                    failed.append(exc)
+                    continue
                 written += [str(path)] if path else []
         if self.window is not None:
             self.window.close()
+        if failed:
+            raise failed[0]
         return written
 
     def _loop(self, stop: threading.Event) -> str:

@@ -3,6 +3,11 @@
 Files are written under a temporary name beside the target and renamed when closed, so whatever ends
 the run (end of file, 'q', Ctrl-C, a camera that drops out) leaves either a complete file or none.
 JSONL lines are flushed one by one, so even a killed run leaves a readable ``.tmp`` behind.
+
+A write that fails (disk full, permission) raises one ``OutputError`` naming the file; the writer then
+removes its temporary file on ``close`` and leaves what was at the target before. OpenCV's video writer
+reports no failed write, so the recorder watches the free space instead and stops while the file can
+still be finished.
 """
 
 from __future__ import annotations
@@ -17,8 +22,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from edgetl.errors import EdgetlError
-from edgetl.fileio import temp_beside
+from edgetl.errors import EdgetlError, OutputError
+from edgetl.fileio import check_space, is_special_file, temp_beside, writing
 
 log = logging.getLogger(__name__)
 
@@ -30,24 +35,53 @@ class JsonlWriter:
 
     def __init__(self, target: str | os.PathLike):
         self.target = Path(target)
-        self.tmp = temp_beside(self.target, ".tmp")
-        self._f = open(self.tmp, "w", encoding="utf-8")
+        self.direct = is_special_file(self.target)  # /dev/stdout, a pipe: written in place
+        self.tmp = self.target if self.direct else temp_beside(self.target, ".tmp")
+        with writing(self.target, self.tmp):
+            self._f = open(self.tmp, "w", encoding="utf-8")
         self.lines = 0
+        self.failed = False
 
     def write(self, obj: dict[str, Any]) -> None:
-        self._f.write(json.dumps(obj, separators=(",", ":")) + "\n")
-        self._f.flush()
+        try:
+            with writing(self.target, self.tmp):
+                self._f.write(json.dumps(obj, separators=(",", ":")) + "\n")
+                self._f.flush()
+        except OutputError:
+            self.failed = True
+            raise
         self.lines += 1
 
-    def close(self) -> Path:
-        if not self._f.closed:
-            self._f.close()
-            os.replace(self.tmp, self.target)
-        return self.target
+    def close(self) -> Path | None:
+        """Rename the file into place; after a failed write, remove it instead and return None."""
+        if self._f.closed:
+            return None if self.failed else self.target
+        try:
+            with writing(self.target, self.tmp):
+                self._f.close()
+                if not self.failed:
+                    if not self.direct:
+                        os.replace(self.tmp, self.target)
+                    return self.target
+        except OutputError:
+            self.failed = True
+            raise
+        finally:
+            if self.failed and not self.direct:
+                self.tmp.unlink(missing_ok=True)
+        return None
 
 
 class VideoRecorder:
-    """``cv2.VideoWriter`` opened on the first frame (its size); finalised and renamed on ``close``."""
+    """``cv2.VideoWriter`` opened on the first frame (its size); finalised and renamed on ``close``.
+
+    Every ``CHECK_EVERY`` frames the free space is checked: the recording stops with an ``OutputError``
+    while room is left for two more intervals (at least ``MIN_FREE_BYTES``), since OpenCV would write on
+    into a full disk without a word.
+    """
+
+    CHECK_EVERY = 30
+    MIN_FREE_BYTES = 8 << 20
 
     def __init__(self, target: str | os.PathLike, fps: float):
         self.target = Path(target)
@@ -59,6 +93,8 @@ class VideoRecorder:
         self.size: tuple[int, int] | None = None
         self.tmp: Path | None = None
         self.frames = 0
+        self.failed = False
+        self._bytes_at_check = 0
         self.skipped = 0  # frames without pixels: nothing to record
 
     def _open(self, size: tuple[int, int]) -> None:
@@ -83,14 +119,34 @@ class VideoRecorder:
             frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
         self.writer.write(frame)
         self.frames += 1
+        if self.frames % self.CHECK_EVERY == 0:
+            self._check_space()
+
+    def _check_space(self) -> None:
+        """Stop before the disk is full, with room left to finish the file."""
+        try:
+            with writing(self.target, self.tmp):
+                written = self.tmp.stat().st_size
+                need = max(self.MIN_FREE_BYTES, 2 * (written - self._bytes_at_check))
+                self._bytes_at_check = written
+                check_space(self.tmp, need, str(self.target))
+        except OutputError:
+            self.failed = True
+            raise
 
     def close(self) -> Path | None:
+        """Finish the file and rename it into place; after a failed write, remove it and return None."""
         if self.writer is None:
-            log.warning("no frame was processed: %s not written", self.target)
+            if not self.failed:
+                log.warning("no frame was processed: %s not written", self.target)
             return None
         self.writer.release()
         self.writer = None
-        os.replace(self.tmp, self.target)
+        if self.failed:
+            self.tmp.unlink(missing_ok=True)
+            return None
+        with writing(self.target, self.tmp):
+            os.replace(self.tmp, self.target)
         return self.target
 
 

@@ -8,7 +8,13 @@ registration order) and the first that recognises the text wins, so a pipeline s
 anything could read it as a path. A new kind is one ``register(SourceKind(...))``; ``edgetl run --help``
 lists the entries.
 
-Credentials in a URI are never logged or shown: every message goes through ``redact``.
+Credentials in a URI are never logged or shown: every message goes through ``redact``
+(``edgetl.redaction``), and the secrets of every source parsed are remembered and hidden wherever they
+turn up.
+
+Whether frames may be dropped depends on the kind: a camera or stream (``live``) and a video played in
+real time (``paced``) deliver frames in time, and the loop takes the newest; a folder of stills is neither,
+so every image is processed, whatever ``drop`` asks.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import numpy as np
 
 from edgetl.errors import EdgetlError
 from edgetl.preprocess import is_image_file, read_image
+from edgetl.redaction import redact, remember_secrets  # redact: used here and by the camera package
 from edgetl.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -38,17 +45,6 @@ CSI_FLIPS = range(8)  # nvvidconv flip-method 0..7
 
 class SourceError(EdgetlError):
     """A frame source cannot be parsed or opened."""
-
-
-# scheme://user:pass@host -> scheme://***@host ; also GStreamer rtspsrc user-id=/user-pw= properties.
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<cred>[^/@\s]+)@")
-_GST_CREDENTIALS = re.compile(r"(?P<key>\buser-(?:id|pw)\s*=\s*)(?P<val>\"[^\"]*\"|'[^']*'|\S+)")
-
-
-def redact(text: str) -> str:
-    """``text`` with every URL user:password and GStreamer user-id/user-pw value replaced by ``***``."""
-    text = _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}***@", str(text))
-    return _GST_CREDENTIALS.sub(lambda m: f"{m['key']}***", text)
 
 
 def has_gstreamer() -> bool:
@@ -82,6 +78,12 @@ class SourceSpec:
     def live(self) -> bool:
         """A camera or stream: it never ends by itself, and is reopened when it stops delivering."""
         return self.entry.live
+
+    @property
+    def timed(self) -> bool:
+        """Frames come in time (a camera, a stream, a video played at its rate), so the newest may be
+        taken and older ones dropped; a folder of stills is not timed and is processed whole."""
+        return self.entry.live or self.entry.paced
 
     @property
     def display(self) -> str:
@@ -136,6 +138,7 @@ def source_kinds() -> list[SourceKind]:
 def parse_source(uri: str | int) -> SourceSpec:
     """Turn what the user typed into a ``SourceSpec``; raise SourceError saying what is accepted."""
     uri = str(uri).strip()
+    remember_secrets(uri)
     kinds = source_kinds()
     for kind in kinds:
         spec = kind.parse(uri)
@@ -251,10 +254,10 @@ def _parse_csi(uri: str) -> SourceSpec | None:
         return None
     sensor, _, query = uri.split("://", 1)[1].partition("?")
     if not sensor.isdigit():
-        raise SourceError(f"source {uri!r}: expected csi://N with a sensor number, e.g. csi://0?width=1280")
+        raise SourceError(f"source {redact(uri)!r}: expected csi://N with a sensor number, e.g. csi://0?width=1280")
     opts = _int_options(query, ("width", "height", "fps", "flip"), uri)
     if opts.get("flip", 0) not in CSI_FLIPS:
-        raise SourceError(f"source {uri!r}: flip must be 0..7 (nvvidconv flip-method)")
+        raise SourceError(f"source {redact(uri)!r}: flip must be 0..7 (nvvidconv flip-method)")
     return SourceSpec("csi", int(sensor), uri, opts)
 
 
@@ -381,7 +384,8 @@ class Capture:
     """Reads a source in its own thread and hands the loop only the newest frame.
 
     With ``drop`` (live use) a frame the loop has not taken yet is replaced by the next one, so latency
-    never grows; without it the thread waits for the loop, so every frame of a file is processed. A live
+    never grows; without it the thread waits for the loop, so every frame of a file is processed. A source
+    whose frames are not timed (a folder of stills: ``SourceSpec.timed``) is never dropped from. A live
     source that stops delivering is reopened up to ``reconnects`` times with exponential backoff. A file
     or folder is read ``passes`` times (frame indices keep counting).
 
@@ -392,11 +396,11 @@ class Capture:
 
     def __init__(self, spec: SourceSpec, drop: bool = True, reconnects: int = 5, backoff_s: float = 0.5,
                  max_backoff_s: float = 8.0, opener=open_reader, passes: int = 1):
-        self.spec, self.drop, self.reconnects, self.passes = spec, drop, reconnects, passes
+        self.spec, self.drop, self.reconnects, self.passes = spec, drop and spec.timed, reconnects, passes
         self.backoff_s, self.max_backoff_s, self.opener = backoff_s, max_backoff_s, opener
         self.reader = opener(spec)  # open here so that a bad source fails in the caller's thread
         self.size, self.fps, self.num_frames = self.reader.size, self.reader.fps, self.reader.num_frames
-        self.realtime = drop and spec.entry.paced and bool(self.fps)
+        self.realtime = self.drop and spec.entry.paced and bool(self.fps)
         self.captured = self.dropped = self.reconnected = 0
         self.end_reason: str | None = None
         self.error: BaseException | None = None

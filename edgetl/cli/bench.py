@@ -69,9 +69,13 @@ def bench(models, batches, warmup, iters, seconds, end_to_end, power, power_inte
     """
     from edgetl.bench import BenchConfig, bench_models, to_markdown
     from edgetl.errors import EdgetlError
+    from edgetl.fileio import check_output
 
     if iters is not None and seconds is not None:
         raise click.UsageError("give --iters or --seconds, not both")
+    for path in (json_path, None if markdown == "-" else markdown):
+        if path:
+            check_output(path)
     cfg = BenchConfig(batches=batches, warmup=warmup, iters=iters, seconds=seconds, options=backend_options,
                       end_to_end=end_to_end,
                       power={None: "auto", True: "on", False: "off"}[power], power_interval_ms=power_interval)

@@ -81,15 +81,18 @@ def roadsigns(out: Path, per_class: int, image_size: tuple[int, int], seed: int,
     'background' class of things that are not signs. Writes OUT/labels.txt and OUT/manifest.json
     (counts, seed, version, content hash).
     """
+    from edgetl.fileio import check_output, writing
     from edgetl.synth.roadsigns import RoadSignConfig, generate_roadsigns, validate
 
+    check_output(out, kind="folder")
+    check_output(out.parent, kind="folder")  # the set is built beside OUT, then renamed into place
     bg = None if background is None else int(round(background[0] * per_class if background[1] else background[0]))
     cfg = RoadSignConfig(per_class=per_class, image_size=image_size, seed=seed, classes=classes,
                          views_per_track=views_per_track, format=fmt, workers=workers, background=bg)
     validate(cfg)
     total = per_class * len(cfg.class_names()) + cfg.background_images()
     start = time.perf_counter()
-    with Bar(total, desc="road signs", unit="img") as bar:
+    with Bar(total, desc="road signs", unit="img") as bar, writing(out):  # a full disk names OUT
         manifest = generate_roadsigns(out, cfg, overwrite=overwrite, progress=bar.update)
     secs = time.perf_counter() - start
     counts = ", ".join(f"{k} {v['images']}" for k, v in manifest["splits"].items())

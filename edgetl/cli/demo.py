@@ -69,7 +69,10 @@ def demo(out: Path, fast: bool, tiny: bool, seed: int) -> None:
     """Generate synthetic road signs, fine-tune MobileNetV2, export FP32 and INT8, benchmark, find, track
     and announce the signs of a drive-by video with the camera loop, and print one table. Runs offline."""
     from edgetl.demo import DemoConfig, run_demo
+    from edgetl.fileio import check_output
     from edgetl.synth.draw import SIGN_CLASSES
+
+    check_output(out, kind="folder")
 
     bars: list[Bar] = []
 

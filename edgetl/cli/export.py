@@ -8,6 +8,7 @@ from typing import Callable
 import click
 
 from edgetl.data.calibration import DEFAULT_SEED, DEFAULT_SIZE
+from edgetl.export.qat import DEFAULT_EPOCHS, DEFAULT_LR, DEFAULT_MAX_SPEED_COST, QAT_MODES
 from edgetl.export.quantize import DEFAULT_TARGET, METHODS, TARGETS
 from edgetl.registry import Registry
 
@@ -45,7 +46,8 @@ def _entries(registry: Registry) -> str:
 
 
 def _target_help() -> str:
-    return f"INT8 preset: {_entries(TARGETS)}."
+    return (f"INT8 preset: {_entries(TARGETS)}. Pin a CPU form when the deployment CPU is not this one "
+            f"(export.json records this CPU's flags and why a form was chosen).")
 
 
 def _method_help() -> str:
@@ -61,6 +63,23 @@ def _ms(x) -> str:
     return "-" if x is None else f"{x:.3f} ms"
 
 
+def _speed(x) -> str:
+    return f", {x:.2f}x" if x else ""
+
+
+def _qat_rows(q: dict) -> list[tuple[str, str, str]]:
+    """PTQ against QAT, where --qat was given: each one's drop, float layers and speed-up."""
+    sel = q.get("selection")
+    if not sel:
+        return []
+    p, t = q.get("ptq", {}), q.get("qat")
+    rows = [("PTQ", "", "misses budget" if "drop_points" not in p else
+             f"{p['drop_points']:.2f} pts, {p['float_nodes']} float{_speed(p.get('speedup'))}")]
+    if t:
+        rows.append(("QAT", "", f"{t['drop_points']:.2f} pts, {t['epochs']} ep{_speed(t.get('speedup'))}"))
+    return rows + [("INT8 model kept", "", sel["winner"].upper())]
+
+
 def summary_table(report: dict) -> str:
     """The readable summary printed after an export."""
     fp, q = report["fp32"], report.get("int8")
@@ -72,8 +91,10 @@ def summary_table(report: dict) -> str:
             ("latency, batch 1", _ms(fp.get("latency_ms")), _ms(q.get("latency_ms")) if q else ""),
             ("speed-up", "", f"{q['speedup']:.2f}x" if q and q.get("speedup") else "")]
     if q:
-        rows += [("target / method", "", f"{q['target']} / {q['method']}"),
+        form = q.get("form", q["target"])
+        rows += [("target / method", "", f"{q['target']}{'' if form == q['target'] else f' ({form})'} / {q['method']}"),
                  ("layers kept in float", "", str(len(q["float_nodes"])))]
+        rows += _qat_rows(q)
     if "calibration" in report:
         c = report["calibration"]
         rows.append(("calibration images", "", f"{c['images']} ({sum(1 for v in c['per_class'].values() if v)} classes)"))
@@ -105,21 +126,46 @@ def summary_table(report: dict) -> str:
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1),
               help="onnxruntime threads for the latency measurement.")
 @click.option("--seed", default=DEFAULT_SEED, show_default=True, help="Seed of the calibration sampling.")
+@click.option("--qat", "qat_mode", type=click.Choice(QAT_MODES), default="off", show_default=True,
+              help="Quantization-aware training after PTQ: 'auto' runs it when PTQ misses --max-drop or its float "
+                   "layers cost more than --qat-max-cost of the speed-up; 'on' always. The better model by the "
+                   "gates' numbers is kept, and export.json says which and why.")
+@click.option("--qat-epochs", default=DEFAULT_EPOCHS, show_default=True, type=click.IntRange(min=1),
+              help="Epochs of quantization-aware training on the run's train split.")
+@click.option("--qat-lr", default=DEFAULT_LR, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Learning rate of quantization-aware training.")
+@click.option("--qat-max-cost", default=DEFAULT_MAX_SPEED_COST, show_default=True, type=click.FloatRange(0, 1),
+              help="With --qat auto: the share of the all-INT8 speed-up PTQ's float layers may cost before QAT runs.")
+@click.option("--rechoose", is_flag=True,
+              help="With --target cpu: measure the candidate forms on this CPU again instead of reusing the "
+                   "choice cached in RUN/calib_cache/.")
 def export(run: Path, opset: int, softmax: bool, no_verify: bool, int8: bool, target: str, method: str | None,
            calib: Path | None, calib_size: int, max_drop: float, eval_split: str, data: Path | None,
-           threads: int, seed: int) -> None:
+           threads: int, seed: int, qat_mode: str, qat_epochs: int, qat_lr: float, qat_max_cost: float,
+           rechoose: bool) -> None:
     """Export RUN/model.pt to RUN/model.onnx (verified against torch), and with --int8 to RUN/model.int8.onnx.
 
     Writes RUN/export.json with accuracies, parity, latency and the calibration set; nothing already in RUN
     is replaced unless every check passes.
     """
+    from edgetl.cli.finetune import FinetuneProgress
     from edgetl.export import ExportConfig, export_run
+    from edgetl.export.qat import QatConfig
 
+    qat = QatConfig(qat_mode, qat_epochs, qat_lr, qat_max_cost) if qat_mode != "off" else None
     cfg = ExportConfig(run=run, opset=opset, softmax=softmax, verify=not no_verify, int8=int8, target=target,
                        method=method, calib=calib, calib_size=calib_size, max_drop=max_drop,
-                       eval_split=eval_split, data=data, threads=threads, seed=seed)
-    result = export_run(cfg)
+                       eval_split=eval_split, data=data, threads=threads, seed=seed, qat=qat, rechoose=rechoose)
+    result = export_run(cfg, train_callbacks=FinetuneProgress(True) if qat else None)
     click.echo(summary_table(result.report))
+    choice = (result.report.get("int8") or {}).get("cpu_form")
+    if choice:
+        click.echo(f"form {choice['chosen']} for this CPU ({choice['cpu']['class']}): {choice['reason']}"
+                   f"{' [cached]' if choice.get('cached') else ''}")
+    sel = (result.report.get("int8") or {}).get("selection")
+    if sel:
+        click.echo(f"QAT: {'ran: ' + sel['why_qat'] if sel['qat_ran'] else 'not needed'}; kept "
+                   f"{sel['winner'].upper()}: {sel['why']}")
     for note in result.notices:
         click.secho(f"WARNING: {note}", fg="yellow", bold=True, err=True)
     for f in result.files:

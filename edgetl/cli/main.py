@@ -1,7 +1,9 @@
 """Entry point of the ``edgetl`` command.
 
 Subcommands are imported lazily, so ``edgetl --help`` stays fast and works with only the core
-dependencies. A user error (``EdgetlError``) is printed as one line without a traceback.
+dependencies. A user error (``EdgetlError``) is printed as one line without a traceback, and so, as a
+last line of defence, is an ``OSError`` that escaped a command (the writers and the early output checks
+are where such errors are meant to be caught). Error lines and log records go through ``redact``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import click
 
 from edgetl import __version__
 from edgetl.errors import EdgetlError
+from edgetl.fileio import describe_os_error, os_error_of
+from edgetl.redaction import RedactingFilter, redact
 
 # name -> (module, attribute, one-line help shown in 'edgetl --help' without importing the module)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -47,10 +51,24 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except EdgetlError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(redact(exc)) from None
+        except (click.exceptions.Exit, click.exceptions.Abort):  # RuntimeErrors that are click's own
+            raise
+        except (OSError, RuntimeError) as exc:
+            cause = os_error_of(exc)
+            if cause is None:
+                raise
+            raise click.ClickException(redact(os_error_line(cause))) from None
         except KeyboardInterrupt:
             click.echo("\ninterrupted: files already written are complete", err=True)
             sys.exit(130)
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line for an ``OSError`` no command turned into an ``EdgetlError``: the file and the cause."""
+    path = exc.filename
+    cause = describe_os_error(exc, path)
+    return f"{path}: {cause}" if path is not None else f"{cause} ({type(exc).__name__})"
 
 
 def setup_logging(verbosity: int) -> None:
@@ -62,6 +80,7 @@ def setup_logging(verbosity: int) -> None:
     handler = logging.StreamHandler()
     handler.setLevel(level)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
     logging.basicConfig(level=level, handlers=[handler], force=True)
 
 

@@ -158,10 +158,15 @@ def run(model: Path, source: str, topk: int, threshold: float, background_label:
     from edgetl.camera.loop import CameraLoop, LoopConfig, format_summary
     from edgetl.camera.score import format_report, load_ground_truth
     from edgetl.camera.sources import Capture, parse_source
-    from edgetl.fileio import write_json
+    from edgetl.fileio import check_output, remove_stale_temps, write_json
     from edgetl.runtime import open_runner
 
     spec = parse_source(source)
+    for path in (json_path, events_path, record, summary_path):
+        if path is not None:
+            check_output(path)
+    if record is not None:  # a killed recording cannot be played; a killed JSONL log (.tmp) is kept to be read
+        remove_stale_temps(record.parent, [record.name])
     truth = load_ground_truth(ground_truth) if ground_truth else None
     tracking = TrackConfig(confirm_after=confirm_after, drop_after=drop_after, background=background_label,
                            min_confidence=TrackConfig.min_confidence if threshold is None else threshold)

@@ -58,12 +58,14 @@ def _group_of(path: Path) -> str | None:
 
 
 def is_split_tree(root: Path) -> bool:
-    """True if ``root`` holds a ``train/`` folder (the ``imagefolder`` layout)."""
-    return (root / "train").is_dir()
+    """True if ``root`` holds a split folder (``train/``, ``val/``, ``test/``, ``calib/``): the ``imagefolder``
+    layout, even when ``train/`` is missing (its loader then says so, rather than reading the splits as
+    classes)."""
+    return any((root / name).is_dir() for name in SPLITS)
 
 
 def is_class_tree(root: Path) -> bool:
-    """True if ``root`` holds folders and no ``train/`` (the ``class-tree`` layout)."""
+    """True if ``root`` holds folders and no split folder (the ``class-tree`` layout)."""
     return not is_split_tree(root) and bool(class_folders(root))
 
 
@@ -81,6 +83,10 @@ def load_class_tree(root: Path, val_fraction: float = 0.15, test_fraction: float
 
 def load_split_tree(root: Path, val_fraction: float = 0.15, test_fraction: float = 0.0, seed: int = 0) -> SplitData:
     """Classes and splits of a ``train/``, ``val/`` (``test/``, ``calib/``) tree; ``test_fraction`` is unused."""
+    if not (root / "train").is_dir():
+        present = [f"{name}/" for name in SPLITS if (root / name).is_dir()]
+        raise DataError(f"{root} has {' and '.join(present)} but no train/: add train/ with one folder of "
+                        f"images per class")
     labels_txt = root / "labels.txt"
     classes = read_labels_file(labels_txt) if labels_txt.is_file() else None
     classes, train = scan_class_tree(root / "train", classes, "train")

@@ -80,7 +80,7 @@ def measure_latency(paths: Mapping[str, str | os.PathLike], batch: np.ndarray, t
     """Median batch latency in ms per model, over ``iters * rounds`` calls of each.
 
     Timed with the benchmark's interleaved rounds (one call of every model per round, the order
-    rotating), so a change in the machine's load hits every model alike.
+    shuffled each round), so a change in the machine's load hits every model alike.
     """
     with contextlib.ExitStack() as stack:
         runners = {name: stack.enter_context(open_runner(p, threads=threads)) for name, p in paths.items()}

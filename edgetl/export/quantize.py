@@ -4,19 +4,22 @@ Calibration methods (``METHODS``) and target presets (``TARGETS``) are registrie
 ``register_method`` / ``register_target`` call here, and the CLI's choices and help derive from them.
 Presets instead of string soup: ``tensorrt`` is what TensorRT's explicit quantization expects
 (symmetric signed INT8 activations and weights, zero points 0, Q/DQ pairs on float weights, per-channel
-weights); ``cpu`` is the form measured fastest *and* accurate with onnxruntime on an AVX2 x86 CPU
-without VNNI (see calibration/README.md and benchmarks/results/).
+weights). The CPU forms are made for a class of CPU (``CPU_CLASSES``: what onnxruntime's integer kernels
+do with u8 x s8 products there): ``cpu-avx2`` (reduce_range, because AVX2 kernels without VNNI saturate)
+and ``cpu-vnni`` (full 8-bit weights). ``cpu`` is chosen per CPU among the forms made for its class
+(see edgetl/export/cpu_form.py, calibration/README.md and benchmarks/results/).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping, Sequence
 
+from edgetl.bench.environment import cpu_info
 from edgetl.data.images import ImageSet
 from edgetl.errors import ExportError
 from edgetl.fileio import sha256_file, sha256_json
@@ -60,6 +63,42 @@ def get_method(name: str) -> QuantMethod:
     return METHODS.get(name)
 
 
+# What onnxruntime's x86 integer kernels do with u8 x s8 products decides which INT8 form is accurate there.
+CPU_CLASSES: Mapping[str, str] = MappingProxyType({
+    "vnni": "x86-64 with VNNI or AMX: u8 x s8 products summed in 32 bits",
+    "avx2": "x86-64 without VNNI (AVX2, or AVX-512 without VNNI): pairs of u8 x s8 products summed in "
+            "16 bits, which saturate unless weights use 7 bits (reduce_range)",
+    "other": "not x86-64 (Arm, ...): no form is known best, every candidate is measured",
+})
+VNNI_FLAGS = ("amx_int8", "avx512_vnni", "avx_vnni")
+X86_MACHINES = ("x86_64", "amd64", "x64")
+
+
+@dataclass(frozen=True)
+class CpuFeatures:
+    """The CPU an INT8 form is chosen for or judged on: its name, architecture and INT8-relevant flags."""
+
+    model: str
+    machine: str
+    flags: tuple[str, ...]
+
+    @property
+    def int8_class(self) -> str:
+        """One of CPU_CLASSES."""
+        if self.machine.lower() not in X86_MACHINES:
+            return "other"
+        return "vnni" if any(f in self.flags for f in VNNI_FLAGS) else "avx2"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "machine": self.machine, "flags": list(self.flags), "class": self.int8_class}
+
+
+def cpu_features() -> CpuFeatures:
+    """This machine's CPU, as bench's environment record reads it (/proc/cpuinfo)."""
+    info = cpu_info()
+    return CpuFeatures(str(info["model"]), str(info["machine"]), tuple(info["flags"]))
+
+
 @dataclass(frozen=True)
 class TargetPreset:
     """How to quantize for one runtime; frozen so a preset cannot drift between runs."""
@@ -78,6 +117,11 @@ class TargetPreset:
     # judge accuracy with Q/DQ executed as written (see evaluate.reference_logits), not with this CPU's kernels
     reference_numerics: bool = True
     extra_options: Mapping[str, Any] | None = None  # onnxruntime quantize_static extra_options
+    # CPU classes (CPU_CLASSES) whose onnxruntime kernels this form is made for: elsewhere it is judged with
+    # Q/DQ executed as written and not timed, since this CPU's kernels are not the deployment CPU's
+    cpu_classes: tuple[str, ...] = ()
+    # chosen per CPU: the form is one of the targets whose cpu_classes hold this CPU's class (cpu_form.py)
+    per_cpu: bool = False
 
     def __post_init__(self) -> None:
         if self.quant_format not in QUANT_FORMATS:
@@ -86,6 +130,9 @@ class TargetPreset:
             if kind not in QUANT_TYPES:
                 raise ExportError(f"target {self.name!r}: type {kind!r} is not one of {QUANT_TYPES}")
         get_method(self.default_method)
+        unknown = [c for c in self.cpu_classes if c not in CPU_CLASSES]
+        if unknown:
+            raise ExportError(f"target {self.name!r}: CPU class(es) {unknown} not in {tuple(CPU_CLASSES)}")
         if self.extra_options is not None:  # read-only, so the frozen preset stays what it was
             object.__setattr__(self, "extra_options", MappingProxyType(dict(self.extra_options)))
 
@@ -94,7 +141,12 @@ class TargetPreset:
                 "weights": self.weight_type, "activation_symmetric": self.activation_symmetric,
                 "weight_symmetric": self.weight_symmetric, "reduce_range": self.reduce_range,
                 "per_channel": self.per_channel,
-                **({"extra_options": dict(self.extra_options)} if self.extra_options else {})}
+                **({"extra_options": dict(self.extra_options)} if self.extra_options else {}),
+                **({"cpu_classes": list(self.cpu_classes)} if self.cpu_classes else {})}
+
+    def made_for(self, cpu: CpuFeatures) -> bool:
+        """Whether ``cpu``'s onnxruntime kernels are the ones this (CPU) form is made for."""
+        return cpu.int8_class in self.cpu_classes
 
 
 TARGETS: Registry[TargetPreset] = Registry("target")
@@ -105,13 +157,22 @@ def register_target(preset: TargetPreset) -> TargetPreset:
     return TARGETS.register(preset.name, preset)
 
 
-# U8 activations x S8 weights is the onnxruntime CPU fast path on AVX2; without VNNI its 16-bit
-# intermediate sums saturate (6.5 points lost on MobileNetV2), which reduce_range (7-bit weights)
-# prevents at the same 2x speed. S8S8 loses 10.8 points in QDQ form and is 4x slower than FP32 as
-# QOperator on this CPU (benchmarks/results/export_int8.md).
-register_target(TargetPreset(
-    "cpu", "fastest accurate form for onnxruntime on a CPU (U8S8, reduce_range)", activation_type="uint8",
-    activation_symmetric=False, reduce_range=True, speed_gate=True, reference_numerics=False))
+# U8 activations x S8 weights is onnxruntime's CPU fast path. Without VNNI (AVX2, AVX-512 without VNNI)
+# its kernels add pairs of products in 16 bits, which saturates (6.5 points lost on MobileNetV2);
+# reduce_range (7-bit weights) prevents it at the same 2x speed. S8S8 loses 10.8 points in QDQ form and is
+# 4x slower than FP32 as QOperator there (benchmarks/results/export_int8_avx2.md). With VNNI or AMX the
+# products are summed in 32 bits: nothing saturates, and full 8-bit weights only gain precision.
+_U8S8 = dict(activation_type="uint8", activation_symmetric=False, speed_gate=True, reference_numerics=False)
+CPU_AVX2 = TargetPreset("cpu-avx2", "U8S8, 7-bit weights (reduce_range): accurate on every x86 CPU, made for "
+                        "AVX2 without VNNI", reduce_range=True, cpu_classes=("avx2", "vnni", "other"), **_U8S8)
+CPU_VNNI = TargetPreset("cpu-vnni", "U8S8, 8-bit weights: for x86 CPUs with VNNI or AMX (saturates without)",
+                        cpu_classes=("vnni", "other"), **_U8S8)
+# 'cpu' keeps cpu-avx2's fields for code that reads them, but is never quantized as itself.
+register_target(replace(CPU_AVX2, name="cpu", per_cpu=True, cpu_classes=(), description=(
+    "the form for this CPU among those made for its class: the only one (cpu-avx2 without VNNI), or the "
+    "fastest within --max-drop, measured here once per model and CPU")))
+register_target(CPU_AVX2)
+register_target(CPU_VNNI)
 # Q/DQ pairs on float weights, one pair per consumer and float biases: the explicit-quantization form
 # TensorRT parses directly (it folds the weight Q/DQ itself and has no INT32 dequantize).
 register_target(TargetPreset(
@@ -125,6 +186,18 @@ def get_target(name: str) -> TargetPreset:
     if name not in TARGETS:
         raise ExportError(f"unknown --target {name!r}: use one of {', '.join(TARGETS)}")
     return TARGETS.get(name)
+
+
+def candidate_forms(preset: TargetPreset, cpu: CpuFeatures) -> list[TargetPreset]:
+    """The forms to quantize in: ``preset`` itself, or for a per-CPU preset every target made for ``cpu``'s
+    class, in registration order."""
+    if not preset.per_cpu:
+        return [preset]
+    forms = [t for t in TARGETS.values() if not t.per_cpu and t.made_for(cpu)]
+    if not forms:
+        raise ExportError(f"no INT8 form is registered for a {cpu.int8_class} CPU ({cpu.model}): pass one with "
+                          f"--target ({', '.join(n for n, t in TARGETS.items() if not t.per_cpu)})")
+    return forms
 
 
 def check_opset(opset: int, preset: TargetPreset) -> None:

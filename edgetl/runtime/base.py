@@ -89,8 +89,18 @@ class Runner(abc.ABC):
         if not self.is_active:
             raise RuntimeBackendError(f"{type(self).__name__} is not active: use it as 'with open_runner(...) as r:'")
         self.check_input(batch)
-        out = np.asarray(self._infer(np.ascontiguousarray(batch)), dtype=np.float32)
-        assert out.shape == (batch.shape[0], self.info.num_classes), out.shape
+        return self.check_output(np.asarray(self._infer(np.ascontiguousarray(batch)), dtype=np.float32), len(batch))
+
+    def check_output(self, out: np.ndarray, n: int) -> np.ndarray:
+        """The model's output as (N, num_classes) logits: trailing dimensions of size 1, as a model without
+        a final flatten gives (N, C, 1, 1), are dropped; any other shape is an error naming it."""
+        c = self.info.num_classes
+        if out.ndim > 2 and out.shape[:2] == (n, c) and all(d == 1 for d in out.shape[2:]):
+            out = out.reshape(n, c)
+        if out.shape != (n, c):
+            raise RuntimeBackendError(
+                f"{self.path.name}: output has shape {tuple(out.shape)} for a batch of {n}, expected ({n}, {c}) "
+                f"logits, one per class of the model's {c} labels")
         return out
 
     @abc.abstractmethod

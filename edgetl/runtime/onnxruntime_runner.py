@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+import os
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -12,7 +13,8 @@ from edgetl.errors import ModelError, RuntimeBackendError
 from edgetl.onnxinfo import read_onnx_info
 from edgetl.runtime.base import Runner
 
-__all__ = ["OnnxRuntimeRunner", "PROVIDER_ALIASES", "read_onnx_info", "resolve_providers"]
+__all__ = ["OnnxRuntimeRunner", "PROVIDER_ALIASES", "SESSION_CONFIG_ENV", "read_onnx_info", "resolve_providers",
+           "session_config"]
 
 PROVIDER_ALIASES = {
     "cpu": "CPUExecutionProvider",
@@ -20,6 +22,25 @@ PROVIDER_ALIASES = {
     "tensorrt": "TensorrtExecutionProvider",
     "trt": "TensorrtExecutionProvider",
 }
+
+
+# onnxruntime session config entries for every session a runner opens, 'key=value;key=value'. For
+# example session.disable_quant_qdq=1 runs a Q/DQ model as written (quantize, dequantize, float op)
+# instead of in onnxruntime's fused integer kernels: the INT8 tests run once that way too (.ci/run).
+SESSION_CONFIG_ENV = "EDGETL_ORT_SESSION_CONFIG"
+
+
+def session_config(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """The session config entries ``$EDGETL_ORT_SESSION_CONFIG`` asks for (empty when unset)."""
+    text = environ.get(SESSION_CONFIG_ENV, "").strip()
+    out = {}
+    for item in filter(None, (i.strip() for i in text.split(";"))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise RuntimeBackendError(f"{SESSION_CONFIG_ENV}: {item!r} is not key=value (e.g. "
+                                      f"session.disable_quant_qdq=1; entries separated by ';')")
+        out[key.strip()] = value.strip()
+    return out
 
 
 def resolve_providers(names: Sequence[str] | None) -> list[str]:
@@ -56,6 +77,8 @@ class OnnxRuntimeRunner(Runner):
         if self.threads:
             opts.intra_op_num_threads = self.threads
             opts.inter_op_num_threads = 1
+        for key, value in session_config().items():
+            opts.add_session_config_entry(key, value)
         try:
             self.session = ort.InferenceSession(str(self.path), sess_options=opts, providers=self.providers)
         except Exception as exc:

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from edgetl.proposals import SignProposer, pad_to_crops
-from edgetl.synth.distractors import THING_KINDS, clamp_quad, part_boxes, place, render_thing
+from edgetl.synth.distractors import clamp_quad, part_boxes, place, render_thing
 from edgetl.synth.draw import render_sign
 from edgetl.synth.scene import Camera, apply_camera, draw_post, paste_sign, scene_canvas, sign_quad
 
@@ -160,8 +160,8 @@ def _paint_signs(canvas: np.ndarray, lit: np.ndarray, rng: np.random.Generator,
         sign, alpha = render_sign(label, rng, 160)
         d = _loguniform(rng, 40, 360)
         cx, cy = rng.uniform(0.05 * w, 0.95 * w), rng.uniform(0.05 * h, 0.8 * h)
-        quad = sign_quad(cx, cy, d, float(np.clip(rng.normal(0, 18), -45, 45)), float(np.clip(rng.normal(0, 8), -20, 20)),
-                         float(np.clip(rng.normal(0, 5), -12, 12)))
+        yaw, pitch = float(np.clip(rng.normal(0, 18), -45, 45)), float(np.clip(rng.normal(0, 8), -20, 20))
+        quad = sign_quad(cx, cy, d, yaw, pitch, float(np.clip(rng.normal(0, 5), -12, 12)))
         if rng.random() < 0.6:
             draw_post(canvas, cx, quad[:, 1].max() - 1, d * 0.07, int(rng.integers(60, 180)))
         paste_sign(canvas, sign, alpha, quad)
@@ -264,7 +264,8 @@ def candidates(scene: Scene, kind: str, rng: np.random.Generator) -> list[Candid
     else:
         found = []
         for _ in range(6):
-            crop = _square_in_scene(rng.uniform(0, SCENE_SIZE[0]), rng.uniform(0, SCENE_SIZE[1]), _loguniform(rng, 24, 360))
+            x, y = rng.uniform(0, SCENE_SIZE[0]), rng.uniform(0, SCENE_SIZE[1])
+            crop = _square_in_scene(x, y, _loguniform(rng, 24, 360))
             if crop:
                 found.append(Candidate(crop, _centre_box(crop), "photo", "photo"))
     return [c for c in found if _is_square(c.crop) and scene.sign_share(c.crop) <= PART_MAX]

@@ -88,7 +88,8 @@ def _car(rng: np.random.Generator, h: int) -> Sprite:
     colour = sign_colour(rng, (0.5, 0.25, 0.15, 0.1)) if rng.random() < 0.75 else _shade(rng, (90, 90, 90))
     body_top, body_bot = h * 0.42, h * 0.88
     for sx in (0.08, 0.78):  # wheels
-        _fill(img, mask, [[w * sx, h * 0.8], [w * (sx + 0.14), h * 0.8], [w * (sx + 0.14), h], [w * sx, h]], (20, 20, 20))
+        x0, x1 = w * sx, w * (sx + 0.14)
+        _fill(img, mask, [[x0, h * 0.8], [x1, h * 0.8], [x1, h], [x0, h]], (20, 20, 20))
     _fill(img, mask, [[w * 0.16, h * 0.02], [w * 0.84, h * 0.02], [w * 0.95, body_top], [w * 0.05, body_top]], colour)
     _fill(img, mask, [[0, body_top], [w, body_top], [w, body_bot], [0, body_bot]], colour)
     _fill(img, None, [[w * 0.22, h * 0.08], [w * 0.78, h * 0.08], [w * 0.86, body_top - 2], [w * 0.14, body_top - 2]],
@@ -142,11 +143,11 @@ def _sign_back(rng: np.random.Generator, h: int) -> Sprite:
         _disc(img, mask, (c, c), r, metal)
     elif shape == "rectangle":
         _fill(img, mask, [[1, h * 0.1], [h - 1, h * 0.1], [h - 1, h * 0.9], [1, h * 0.9]], metal)
-    else:
-        n, start = {"triangle": (3, -90), "triangle_down": (3, 90), "octagon": (8, 22.5), "diamond": (4, 0)}[shape]
+    else:  # a regular polygon; a triangle's centroid moves so the triangle fills the square's height
+        n, start, dy = {"triangle": (3, -90, 0.12), "triangle_down": (3, 90, -0.12), "octagon": (8, 22.5, 0.0),
+                        "diamond": (4, 0, 0.0)}[shape]
         ang = np.deg2rad(start + 360.0 * np.arange(n) / n)
-        _fill(img, mask, np.stack([c + r * np.cos(ang), c + r * np.sin(ang) + (h * 0.12 if n == 3 and start < 0 else
-                                                                                 -h * 0.12 if n == 3 else 0)], 1), metal)
+        _fill(img, mask, np.stack([c + r * np.cos(ang), c + dy * h + r * np.sin(ang)], 1), metal)
     rim = np.zeros_like(mask)
     cv2.erode(mask, np.ones((3, 3), np.uint8), dst=rim, iterations=max(1, h // 40))
     img[(mask > 0) & (rim == 0)] = (grey * 0.7, grey * 0.7, grey * 0.7)

@@ -28,7 +28,7 @@ import numpy as np
 
 from edgetl.data.groundtruth import ground_truth_path, ground_truth_record
 from edgetl.errors import DataError
-from edgetl.fileio import atomic_path, write_json
+from edgetl.fileio import atomic_path, check_output, write_json
 from edgetl.synth.distractors import Sprite, clamp_quad, place, render_thing
 from edgetl.synth.draw import SIGN_CLASSES, render_sign
 from edgetl.synth.scene import draw_post, paste_sign, sign_quad, video_photos
@@ -455,6 +455,7 @@ def generate_video(out: str | os.PathLike, cfg: VideoConfig, overwrite: bool = F
         raise DataError(f"{out}: the video must be an .mp4 file name")
     gt = ground_truth_path(out)
     for p in (out, gt):
+        check_output(p)
         if p.exists() and not overwrite:
             raise DataError(f"{p} exists: choose another name or pass --overwrite")
     if cfg.seconds <= 0 or cfg.fps <= 0:

@@ -25,8 +25,9 @@ from torch import nn
 from edgetl import __version__, backbones, checkpoint, weights
 from edgetl.data.layouts import load_dataset
 from edgetl.data.samples import SplitData
-from edgetl.errors import DataError, EdgetlError
-from edgetl.fileio import read_json, write_json, write_text
+from edgetl.errors import DataError, EdgetlError, OutputError
+from edgetl.fileio import (check_output, check_space, describe_os_error, read_json, remove_stale_temps, write_json,
+                           write_text, writing)
 from edgetl.preprocess import standardize_tensor, unit_tensor
 from edgetl.spec import ModelInfo, Preprocess
 from edgetl.train import augment as aug
@@ -34,6 +35,8 @@ from edgetl.train.images import DecodedSplit, check_bad, decode_split, eval_batc
 from edgetl.train.metrics import plot_confusion, summarize
 
 log = logging.getLogger(__name__)
+
+RUN_FILES = ("model.pt", "checkpoint.pt", "metrics.json", "confusion.png", "labels.txt", "config.json")
 
 
 @dataclass(frozen=True)
@@ -133,18 +136,36 @@ def _use_channels_last(cfg: FinetuneConfig, device: torch.device) -> bool:
 
 
 def _prepare_run_dir(run: Path, resume: bool, overwrite: bool) -> None:
-    if run.exists() and not run.is_dir():
-        raise EdgetlError(f"-o {run}: exists and is not a folder")
+    if resume and not run.is_dir():
+        raise EdgetlError(f"--resume {run}: no such run folder")
+    check_output(run, kind="folder")
+    for name in (*RUN_FILES, "train.log"):
+        check_output(run / name)
     if not resume and (run / "model.pt").exists() and not overwrite:
         raise EdgetlError(f"{run} already holds a trained model: continue it with --resume {run}, "
                           f"choose another -o, or pass --overwrite")
+    probe = run / ".write-test"  # what check_output cannot see (ACLs, a file system mounted oddly)
     try:
         run.mkdir(parents=True, exist_ok=True)
-        probe = run / ".write-test"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise EdgetlError(f"cannot write to the output folder {run}: {exc.strerror or exc}") from exc
+        raise OutputError(f"cannot write to the output folder {run}: {describe_os_error(exc, probe)}") from exc
+
+
+def _checkpoint_bytes(tr: "_Trainer") -> int:
+    """About what one epoch writes: model.pt, and checkpoint.pt with the optimizer's two moments."""
+    weights = sum(t.numel() * t.element_size() for t in tr.model.state_dict().values())
+    trainable = sum(p.numel() * p.element_size() for p in tr.model.parameters() if p.requires_grad)
+    return 2 * weights + 2 * trainable
+
+
+class _LogFile(logging.FileHandler):
+    """train.log; a record that cannot be written (disk full) is dropped rather than printed with a
+    traceback: the write that matters fails on its own with one line."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass
 
 
 @contextmanager
@@ -152,7 +173,8 @@ def _log_to_file(path: Path, enabled: bool) -> Iterator[None]:
     if not enabled:
         yield
         return
-    handler = logging.FileHandler(path, encoding="utf-8")
+    with writing(path):
+        handler = _LogFile(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.INFO)
     root = logging.getLogger("edgetl")
@@ -354,6 +376,8 @@ def finetune(cfg: FinetuneConfig, callbacks: Callbacks | None = None, resume: bo
     dist = _init_distributed(cfg.device)
     if dist.main:
         _prepare_run_dir(run, resume, overwrite)
+    elif resume and not run.is_dir():
+        raise EdgetlError(f"--resume {run}: no such run folder")
     state = None
     if resume:
         if not (run / "checkpoint.pt").is_file():
@@ -363,6 +387,8 @@ def finetune(cfg: FinetuneConfig, callbacks: Callbacks | None = None, resume: bo
         # --epochs on resume sets the new total (the cosine schedule then ends there); 0 keeps the saved one.
         cfg = dataclasses.replace(saved, epochs=cfg.epochs or saved.epochs, out=str(run))
     with _log_to_file(run / "train.log", dist.main):
+        if dist.main:
+            remove_stale_temps(run, RUN_FILES)
         return _finetune(cfg, cb, dist, state)
 
 
@@ -383,6 +409,8 @@ def _finetune(cfg: FinetuneConfig, cb: Callbacks, dist: _Dist, state: dict | Non
             splits[name] = decode_split(data.splits[name], tr.pre, threads=max(2, cfg.workers * 2))
             check_bad(name, splits[name], len(data.splits[name]), cfg.max_bad_fraction, data.skipped.get(name, ()))
     tr.build(state)
+    if dist.main:
+        check_space(run, _checkpoint_bytes(tr), f"{run}/model.pt and checkpoint.pt")
     feats = None
     if cfg.cache_features:
         if not isinstance(splits["train"], DecodedSplit):
@@ -441,6 +469,11 @@ def _finetune(cfg: FinetuneConfig, cb: Callbacks, dist: _Dist, state: dict | Non
                 break
     except KeyboardInterrupt:
         log.warning("interrupted: %s holds the last complete epoch; continue with 'edgetl finetune --resume %s'", run, run)
+        raise
+    except OutputError as exc:
+        if (run / "checkpoint.pt").is_file():
+            raise OutputError(f"{exc}; {run} keeps the last complete epoch: make room and continue with "
+                              f"'edgetl finetune --resume {run}'") from exc
         raise
     metrics = {"epochs": history, "best_val_top1": best, "complete": True, "stopped_early": stopped_early}
     if dist.main:

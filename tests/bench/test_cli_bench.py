@@ -128,3 +128,18 @@ def test_batch_beyond_what_the_model_accepts_fails_before_timing(fixed_batch_onn
 def test_iters_and_seconds_together_are_refused(tiny_onnx):
     res = run(tiny_onnx, "--iters", "2", "--seconds", "1")
     assert res.exit_code == 2 and "not both" in res.output
+
+
+@pytest.mark.parametrize("option", ["--json", "--markdown"])
+def test_an_output_that_cannot_be_written_fails_before_timing(tiny_onnx, tmp_path, monkeypatch, option):
+    import edgetl.bench
+
+    def must_not_time(*args, **kwargs):
+        raise AssertionError("timing started before the output path was checked")
+
+    monkeypatch.setattr(edgetl.bench, "bench_models", must_not_time)
+    (tmp_path / "X").write_text("a file")
+    res = run(tiny_onnx, option, tmp_path / "X" / "bench.out")
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    assert res.output.strip() == f"Error: cannot write {tmp_path / 'X' / 'bench.out'}: not a folder: " \
+                                 f"{tmp_path / 'X'} is a file"

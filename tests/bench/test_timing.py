@@ -71,12 +71,18 @@ def test_paired_ratio_cancels_noise_shared_by_both_models():
     assert abs(np.median(later) / np.median(reference) - 2.0) > abs(paired_ratio(model, reference) - 2.0)
 
 
-def test_interleaved_rounds_time_every_callable_once_per_round_in_rotating_order():
+def test_interleaved_rounds_time_every_callable_once_per_round_after_varying_neighbours():
     order: list[int] = []
     calls = [lambda i=i: order.append(i) for i in range(3)]
     after_round: list[int] = []
-    samples = interleaved(calls, Budget(iters=4), on_round=lambda: after_round.append(len(order)))
-    assert order == [0, 1, 2, 1, 2, 0, 2, 0, 1, 0, 1, 2]
-    assert after_round == [3, 6, 9, 12]
-    assert [s.shape for s in samples] == [(4,)] * 3 and all(s.dtype == np.int64 for s in samples)
+    samples = interleaved(calls, Budget(iters=60), on_round=lambda: after_round.append(len(order)))
+    rounds = [order[i:i + 3] for i in range(0, len(order), 3)]
+    assert all(sorted(r) == [0, 1, 2] for r in rounds) and after_round == list(range(3, 181, 3))
+    assert [s.shape for s in samples] == [(60,)] * 3 and all(s.dtype == np.int64 for s in samples)
+    # within rounds, each callable runs right after each of the others, not always after the same one
+    followers = {(a, b) for r in rounds for a, b in zip(r, r[1:])}
+    assert followers == {(a, b) for a in range(3) for b in range(3) if a != b}
+    order.clear()
+    interleaved(calls, Budget(iters=60))
+    assert [order[i:i + 3] for i in range(0, len(order), 3)] == rounds  # seeded: the same run repeats
 

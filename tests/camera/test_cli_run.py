@@ -13,6 +13,7 @@ import cv2
 import pytest
 from click.testing import CliRunner
 
+from edgetl.camera.sources import SOURCES, SourceKind, SourceSpec
 from edgetl.cli.main import cli
 from helpers import default_sigint
 
@@ -81,6 +82,36 @@ def test_rebuild_stale_is_refused_for_a_model_that_is_no_engine(tiny_model, tmp_
 
     res = CliRunner().invoke(cli, ["run", str(tiny_model), str(tmp_path), "--rebuild-stale", "--headless"])
     assert res.exit_code == 1 and "does not take option(s) rebuild_stale" in res.output
+
+
+@pytest.mark.parametrize("url, secrets", [
+    ("rtsp://admin:hunter2@S3CRETX@127.0.0.1:9/live", ["hunter2", "S3CRETX"]),
+    ("rtsp://127.0.0.1:9/live?user=admin&password=QuerySecret9", ["QuerySecret9"]),
+    ("rtsp://127.0.0.1:9/live?token=T0kenValue&channel=1", ["T0kenValue"]),
+])
+def test_stream_secrets_are_never_printed(tiny_model, url, secrets):
+    res = CliRunner().invoke(cli, ["-vv", "run", str(tiny_model), url, "--headless"])
+    assert res.exit_code == 1 and "127.0.0.1:9/live" in res.output and "Traceback" not in res.output
+    assert not any(s in res.output for s in secrets), res.output
+
+
+def test_secrets_stay_out_of_logs_summary_and_jsonl(tiny_model, scripted_reader, tmp_path):
+    url = "fake://cam/live?user=admin&password=QuerySecret9"
+
+    def reader(spec):
+        opened.append(spec)
+        return scripted_reader(3 if len(opened) == 1 else 0)
+
+    opened: list = []  # three frames on the first open, none after: the camera drops out for good
+    kind = SourceKind(name="fake", example="fake://...", description="for tests", noun="fake://",
+                      parse=lambda uri: SourceSpec("fake", uri, uri) if uri.startswith("fake://") else None,
+                      open=reader, live=True)
+    with SOURCES.temporarily("fake", kind):
+        res = CliRunner().invoke(cli, ["-v", "run", str(tiny_model), url, "--headless", "--reconnects", "1",
+                                       "--summary", str(tmp_path / "s.json"), "--json", str(tmp_path / "f.jsonl")])
+    assert res.exit_code == 3 and "reconnect 1/1" in res.output, res.output  # a warning that names the source
+    written = (tmp_path / "s.json").read_text() + (tmp_path / "f.jsonl").read_text()
+    assert "QuerySecret9" not in res.output + written and "password=***" in res.output + written
 
 
 # --- where to look: --locate and the locators' options -------------------------------------------------

@@ -91,8 +91,14 @@ def test_folder_frames_come_in_name_order(tmp_path):
 
 
 def test_newest_frame_only_when_the_loop_is_slow(scripted_reader):
-    spec = sources.SourceSpec("folder", "scripted", "scripted")
-    with Capture(spec, drop=True, opener=lambda s: scripted_reader(60, delay_s=0.002)) as cap:
+    spec = sources.SourceSpec("file", "scripted", "scripted")
+
+    def unpaced(_spec):  # a recording of unknown frame rate is read flat out, and the loop takes the newest
+        reader = scripted_reader(60, delay_s=0.002)
+        reader.fps = None
+        return reader
+
+    with Capture(spec, drop=True, opener=unpaced) as cap:
         seen = []
         while (f := cap.get(5.0)) is not None:
             seen.append(f.index)

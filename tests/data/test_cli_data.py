@@ -82,7 +82,35 @@ def test_video_command(tmp_path):
     r = _run("roadsigns-video", out, "--seconds", "3", "--fps", "10", "--resolution", "320x180")
     assert r.exit_code == 0, r.output
     gt = json.loads((tmp_path / "drive.gt.json").read_text())
-    assert gt["num_frames"] == 30 and gt["width"] == 320 and out.stat().st_size > 0
-    assert "synthetic" in r.output
+    assert gt["num_frames"] == 30 and gt["width"] == 320 and out.stat().st_size > 0 and gt["format"] == 2
+    assert "synthetic" in r.output and "recognisable sign" in r.output and "segments: night" in r.output
     r = _run("roadsigns-video", out, "--seconds", "3")
     assert r.exit_code == 1 and "--overwrite" in r.output
+
+
+@pytest.mark.parametrize("command, name, what", [("roadsigns-video", "drive.mp4", ""),
+                                                 ("roadsigns", "signs", "to the output folder ")])
+def test_an_output_under_a_file_is_one_line_before_any_work(tmp_path, command, name, what):
+    (tmp_path / "X").write_text("a file")
+    r = _run(command, tmp_path / "X" / name, *(["--seconds", "1"] if command == "roadsigns-video" else SMALL))
+    assert r.exit_code == 1 and "Traceback" not in r.output, r.output
+    assert r.output.strip() == f"Error: cannot write {what}{tmp_path / 'X' / name}: not a folder: {tmp_path / 'X'} is a file"
+    assert (tmp_path / "X").read_text() == "a file" and sorted(p.name for p in tmp_path.iterdir()) == ["X"]
+
+
+def test_a_disk_that_fills_while_generating_is_one_line_and_leaves_nothing(tmp_path, monkeypatch):
+    import errno
+    import pathlib
+
+    real, calls = pathlib.Path.write_bytes, []
+
+    def write_bytes(self, data):
+        calls.append(self)
+        if len(calls) > 5:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, data)
+
+    monkeypatch.setattr(pathlib.Path, "write_bytes", write_bytes)
+    r = _run("roadsigns", tmp_path / "signs", *SMALL)
+    assert r.exit_code == 1 and r.output.strip().splitlines()[-1] == f"Error: cannot write {tmp_path / 'signs'}: disk full"
+    assert "Traceback" not in r.output and list(tmp_path.iterdir()) == []

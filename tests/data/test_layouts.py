@@ -112,3 +112,12 @@ def test_readers_never_import_the_generator():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("splits", [("val", "test"), ("calib",)])
+def test_split_folders_without_train_are_a_missing_split(tmp_path, splits):
+    for name in splits:
+        make_image_tree(tmp_path / name, ["a", "b"], 2)
+    assert detect_layouts(tmp_path) == ["imagefolder"]  # not a class tree of the classes val and test
+    with pytest.raises(DataError, match=f"has {' and '.join(s + '/' for s in splits)} but no train/"):
+        load_dataset(tmp_path)

@@ -35,3 +35,21 @@ def int8_run(tmp_path_factory, tiny_model, tiny_data) -> Path:
     run = make_run(tmp_path_factory.mktemp("int8") / "run", tiny_model, tiny_data)
     export_run(ExportConfig(run=run, int8=True, latency_iters=10))
     return run
+
+
+def sabotage_first_layer(run_dir: Path) -> None:
+    """Give the first layer's activations a far too narrow range in the calibration cache: every INT8 form
+    quantized from these ranges loses most of its accuracy, on any CPU."""
+    (cache,) = (run_dir / "calib_cache").glob("calib-*.json")
+    doc = json.loads(cache.read_text())
+    hit = [k for k in doc["data"] if "features.0/" in k]
+    assert hit
+    for k in hit:
+        doc["data"][k]["lowest"]["data"], doc["data"][k]["highest"]["data"] = [-1e-2], [1e-2]
+    cache.write_text(json.dumps(doc))
+
+
+@pytest.fixture(name="sabotage_first_layer", scope="session")
+def sabotage_first_layer_fixture():
+    """The ``sabotage_first_layer`` function."""
+    return sabotage_first_layer

@@ -55,3 +55,20 @@ def test_help_lists_the_gates():
     assert res.exit_code == 0
     for opt in ("--int8", "--target", "--method", "--calib", "--max-drop", "--no-verify", "--opset", "--softmax"):
         assert opt in res.output
+
+
+def test_cpu_target_says_which_form_it_chose_and_why(run_dir, monkeypatch):
+    from edgetl.export import pipeline
+    from edgetl.export.quantize import CpuFeatures
+
+    vnni = CpuFeatures("AMD EPYC 9R45", "x86_64", ("avx2", "avx512f", "avx512_vnni"))
+    monkeypatch.setattr(pipeline, "cpu_features", lambda: vnni)
+    first = _invoke(str(run_dir), "--int8", "--max-drop", "100")
+    assert first.exit_code == 0, first.output
+    line = next(ln for ln in first.output.splitlines() if ln.startswith("form cpu-"))
+    assert "for this CPU (vnni)" in line and "[cached]" not in line
+    assert "cpu (cpu-" in first.output  # the summary names the target and the form it became
+    assert "[cached]" in _invoke(str(run_dir), "--int8", "--max-drop", "100").output
+    assert "[cached]" not in _invoke(str(run_dir), "--int8", "--max-drop", "100", "--rechoose").output
+    help_text = " ".join(_invoke("--help").output.split())
+    assert "cpu-avx2" in help_text and "cpu-vnni" in help_text and "--rechoose" in help_text

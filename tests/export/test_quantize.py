@@ -61,13 +61,16 @@ def test_presets_are_frozen_and_checked():
                                               "QuantizeBias": False}
     with pytest.raises(TypeError):
         trt.extra_options["QuantizeBias"] = True  # a preset cannot drift between runs
-    assert "extra_options" not in get_target("cpu").to_dict() and set(TARGETS.names()) == {"cpu", "tensorrt"}
+    assert "extra_options" not in get_target("cpu").to_dict()
+    assert TARGETS.names() == ("cpu", "cpu-avx2", "cpu-vnni", "tensorrt")
     with pytest.raises(ExportError, match="unknown --target 'gpu'"):
         get_target("gpu")
     with pytest.raises(ExportError, match="'int4' is not one of"):
         TargetPreset("odd", activation_type="int4")
     with pytest.raises(ExportError, match="unknown --method 'kl'"):
         TargetPreset("odd", default_method="kl")
+    with pytest.raises(ExportError, match=r"CPU class\(es\) \['arm'\] not in"):
+        TargetPreset("odd", cpu_classes=("arm",))
 
 
 def test_a_new_method_or_target_is_one_entry_and_reaches_the_cli(run_dir):
@@ -80,7 +83,8 @@ def test_a_new_method_or_target_is_one_entry_and_reaches_the_cli(run_dir):
             "tensorrt_asym", "test entry: tensorrt with asymmetric activations", activation_symmetric=False,
             default_method="minmax16")):
         help_text = " ".join(CliRunner().invoke(cli, ["export", "--help"]).output.split())
-        assert "[cpu|tensorrt|tensorrt_asym]" in help_text and "minmax16" in help_text and "tensorrt_asym" in help_text
+        assert "[cpu|cpu-avx2|cpu-vnni|tensorrt|tensorrt_asym]" in help_text
+        assert "minmax16" in help_text and "tensorrt_asym" in help_text
         assert "test entry: tensorrt with asymmetric activations" in help_text
         res = CliRunner().invoke(cli, ["export", str(run_dir), "--int8", "--target", "tensorrt_asym",
                                            "--max-drop", "100"], catch_exceptions=False)
@@ -139,31 +143,23 @@ def test_tensorrt_preset_is_symmetric_int8_with_zero_points_zero(run_dir):
     assert fewer["int8"]["calibration_cache"]["reused"] is False
 
 
-def _sabotage_first_layer(run_dir) -> None:
-    """Give the first layer's activations a far too narrow range in the calibration cache."""
-    (cache,) = [p for p in (run_dir / "calib_cache").iterdir()]
-    doc = json.loads(cache.read_text())
-    hit = [k for k in doc["data"] if "features.0/" in k]
-    assert hit
-    for k in hit:
-        doc["data"][k]["lowest"]["data"], doc["data"][k]["highest"]["data"] = [-1e-2], [1e-2]
-    cache.write_text(json.dumps(doc))
-
-
-def test_sensitive_layers_stay_float_until_within_budget(run_dir):
-    cfg = ExportConfig(run=run_dir, int8=True, target="tensorrt", max_drop=0.0, latency_iters=5)
-    assert export_run(cfg).report["int8"]["float_nodes"] == []
-    _sabotage_first_layer(run_dir)
+def test_sensitive_layers_stay_float_until_within_budget(run_dir, sabotage_first_layer):
+    first = export_run(ExportConfig(run=run_dir, int8=True, target="tensorrt", max_drop=100.0, latency_iters=5))
+    assert first.report["int8"]["float_nodes"] == []  # within budget: no search
+    # the budget is what this CPU's INT8 lost before the sabotage, so only the sabotaged layer must go back
+    budget = max(first.report["int8"]["drop_points"], 0.0)
+    sabotage_first_layer(run_dir)
+    cfg = ExportConfig(run=run_dir, int8=True, target="tensorrt", max_drop=budget, latency_iters=5)
     rep = export_run(cfg).report["int8"]
-    assert rep["calibration_cache"]["reused"] is True and rep["drop_points"] <= 0.0
+    assert rep["calibration_cache"]["reused"] is True and rep["drop_points"] <= budget
     assert "/features/features.0/features.0.0/Conv" in rep["float_nodes"] and len(rep["float_nodes"]) <= 8
     assert read_onnx_info(run_dir / "model.int8.onnx").extra["float_nodes"] == rep["float_nodes"]
 
 
-def test_unreachable_budget_fails_with_numbers_and_keeps_previous_files(run_dir):
+def test_unreachable_budget_fails_with_numbers_and_keeps_previous_files(run_dir, sabotage_first_layer):
     export_run(ExportConfig(run=run_dir, int8=True, target="tensorrt", latency_iters=5))
     before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
-    _sabotage_first_layer(run_dir)
+    sabotage_first_layer(run_dir)
     # INT8 would have to be 100 points more accurate than an FP32 model that gets any image right:
     # no model and no CPU's kernels can meet that, so the search must end in the error.
     with pytest.raises(ExportError, match=r"loses -?[\d.]+ points of top-1 \(FP32 [\d.]+, INT8"):

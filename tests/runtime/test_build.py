@@ -169,3 +169,31 @@ def test_missing_onnx_and_missing_tensorrt(onnx_factory, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorrt", None)  # import fails as when TensorRT is not installed
     with pytest.raises(EdgetlError, match="TensorRT is not installed. On a Jetson it comes with JetPack"):
         build_engine(onnx_factory())
+
+
+@pytest.mark.parametrize("option", ["-o", "--timing-cache"])
+def test_cli_refuses_an_output_under_a_file_before_building(fake_trt, onnx_factory, tmp_path, option):
+    from click.testing import CliRunner
+
+    from edgetl.cli.main import cli
+
+    trt = fake_trt("10.3.0")
+    (tmp_path / "X").write_text("a file")
+    res = CliRunner().invoke(cli, ["build", str(onnx_factory()), option, str(tmp_path / "X" / "out")])
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    assert res.output.strip() == f"Error: cannot write {tmp_path / 'X' / 'out'}: not a folder: {tmp_path / 'X'} is a file"
+    assert trt.configs == []  # nothing was built
+
+
+def test_a_failed_engine_write_is_one_line_and_keeps_the_earlier_engine(fake_trt, onnx_factory, monkeypatch):
+    from edgetl.errors import OutputError
+    from helpers import fill_disk, leftovers
+
+    fake_trt("10.3.0")
+    onnx = onnx_factory()
+    engine = onnx.with_suffix(".engine")
+    engine.write_bytes(b"an earlier plan")
+    fill_disk(monkeypatch, ("model.engine",))
+    with pytest.raises(OutputError, match=r"model\.engine: disk full"):
+        build_engine(onnx, options=opts(precision="fp16"))
+    assert engine.read_bytes() == b"an earlier plan" and leftovers(onnx.parent) == []

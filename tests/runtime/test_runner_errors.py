@@ -103,3 +103,60 @@ def test_engine_with_broken_manifest(tmp_path, fake_trt):
     (tmp_path / "model.engine.json").write_text("{not json")
     with pytest.raises(ModelError, match="model.engine.json is not readable JSON .*: rebuild the engine"):
         open_runner(engine)
+
+
+def _conv_head_onnx(path, spatial: str, classes: int = 10, size: int = 16):
+    """A classifier ending in a 1x1 convolution: output (N, C, 1, 1) when ``spatial`` is "pooled" (no final
+    flatten), (N, C, S, S) when "unpooled" (no pooling at all)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from edgetl.spec import ModelInfo, Preprocess
+
+    w = numpy_helper.from_array(np.random.default_rng(0).normal(size=(classes, 3, 1, 1)).astype(np.float32), "W")
+    nodes = [helper.make_node("GlobalAveragePool", ["input"], ["pooled"])] if spatial == "pooled" else []
+    nodes.append(helper.make_node("Conv", ["pooled" if nodes else "input", "W"], ["logits"]))
+    graph = helper.make_graph(nodes, "conv-head", [helper.make_tensor_value_info("input", TensorProto.FLOAT,
+                                                                                  ["N", 3, size, size])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, None)], [w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    info = ModelInfo(backbone="tiny", labels=tuple(f"c{i}" for i in range(classes)),
+                     preprocess=Preprocess(size=size, resize=size))
+    helper.set_model_props(model, info.to_metadata_props())
+    onnx.save(model, str(path))
+    return path
+
+
+def test_trailing_singleton_dimensions_of_the_output_are_accepted(tmp_path):
+    path = _conv_head_onnx(tmp_path / "model.onnx", "pooled")
+    with open_runner(path) as r:
+        logits = r.infer(np.zeros((2, 3, 16, 16), np.float32))
+        assert logits.shape == (2, 10)
+        assert len(r.predict([np.zeros((20, 20, 3), np.uint8)])) == 1
+
+
+def test_an_output_of_another_shape_is_one_line_naming_it(tmp_path):
+    path = _conv_head_onnx(tmp_path / "model.onnx", "unpooled")
+    with open_runner(path) as r, pytest.raises(RuntimeBackendError) as err:
+        r.infer(np.zeros((1, 3, 16, 16), np.float32))
+    msg = str(err.value)
+    assert "(1, 10, 16, 16)" in msg and "expected (1, 10)" in msg and "\n" not in msg
+
+
+def test_cli_run_on_a_model_without_a_final_flatten(tmp_path):
+    import cv2
+    from click.testing import CliRunner
+
+    from edgetl.cli.main import cli
+
+    model = _conv_head_onnx(tmp_path / "model.onnx", "pooled")
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(frames / f"{i}.png"), np.full((16, 16, 3), 60 * i, np.uint8))
+    res = CliRunner().invoke(cli, ["run", str(model), str(frames), "--headless"])
+    assert res.exit_code == 0 and "3 frames processed" in res.output, res.output
+    bad = _conv_head_onnx(tmp_path / "bad.onnx", "unpooled")
+    res = CliRunner().invoke(cli, ["run", str(bad), str(frames), "--headless"])
+    assert res.exit_code == 1 and "Traceback" not in res.output and "(1, 10, 16, 16)" in res.output, res.output
