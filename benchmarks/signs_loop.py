@@ -118,7 +118,8 @@ def sweep_configs(text: str) -> list[TrackConfig]:
     out = []
     for part in text.split(","):
         c, d, *th = part.split("/")
-        out.append(TrackConfig(confirm_after=int(c), drop_after=int(d), min_confidence=float(th[0]) if th else TrackConfig.min_confidence))
+        threshold = float(th[0]) if th else TrackConfig.min_confidence
+        out.append(TrackConfig(confirm_after=int(c), drop_after=int(d), min_confidence=threshold))
     return out
 
 
@@ -257,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--real", type=Path, action="append", default=[], help="a recording without road signs (repeatable)")
     ap.add_argument("--windows", default="scales=0.1/0.2/0.4,stride=0.5", help="the sliding windows compared")
     ap.add_argument("--compare-frames", type=int, default=None, help="frames of the comparison runs (default: all)")
-    ap.add_argument("--sweep", default=None, metavar="C/D[/T],...", help="tracker settings to replay (threshold T: the default when left out)")
+    ap.add_argument("--sweep", default=None, metavar="C/D[/T],...",
+                    help="tracker settings to replay (the default threshold when T is left out)")
     ap.add_argument("--sweep-video", type=Path, action="append", default=[],
                     help="a video with ground truth to replay the tracker settings on (repeatable; default --video)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")

@@ -405,7 +405,8 @@ class CameraLoop:
         stages = {k: summarize_ms(v) for k, v in self.times.items() if v}
         processing = [sum(self.times[k]) for k in STAGES if k != "capture"]
         own = sum(sum(self.times[k]) for k in OWN_WORK)
-        locate = {"why": self.locator_why, "boxes_per_frame": round(self.boxes_seen / self.frames, 2) if self.frames else 0.0,
+        per_frame = round(self.boxes_seen / self.frames, 2) if self.frames else 0.0
+        locate = {"why": self.locator_why, "boxes_per_frame": per_frame,
                   "frames_capped": self.frames_capped, "frames_chunked": self.classifier.chunked_frames}
         score = None
         if isinstance(self.scorer, SignScorer):

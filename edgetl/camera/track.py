@@ -288,7 +288,8 @@ class IouTracker:
         widen = np.minimum(1.0 + GAP_WIDEN * np.maximum(gap, 0), 3.0)[:, None]
         pcx, pcy = (pred[:, 0] + pred[:, 2]) / 2, (pred[:, 1] + pred[:, 3]) / 2
         half_w, half_h = (pred[:, 2] - pred[:, 0])[:, None] / 2, (pred[:, 3] - pred[:, 1])[:, None] / 2
-        inside = (np.abs(cx[None, :] - pcx[:, None]) <= half_w * widen) & (np.abs(cy[None, :] - pcy[:, None]) <= half_h * widen)
+        inside = ((np.abs(cx[None, :] - pcx[:, None]) <= half_w * widen)
+                  & (np.abs(cy[None, :] - pcy[:, None]) <= half_h * widen))
         ratio = (det[None, :, 2] - det[None, :, 0]) / np.maximum(pred[:, None, 2] - pred[:, None, 0], 1.0)
         near = inside & (ratio >= 0.5) & (ratio <= 2.0) & allowed
         for ti, di in out:

@@ -66,7 +66,8 @@ def test_frame_score_counts_hits_false_boxes_and_ignores_signs_not_yet_recognisa
     s = SignScorer(truth, ["stop", "yield", "background"], "signs")
     far = (500, 300, 520, 320)
     s.add(0, np.array([STOP, YIELD, far]), [det(STOP, "stop"), det(YIELD, "yield")])  # a box on the small sign: neither
-    s.add(1, np.array([(102, 101, 141, 139), far]), [det((102, 101, 141, 139), "yield"), det(far, "stop")])  # wrong label; a false box
+    near = (102, 101, 141, 139)
+    s.add(1, np.array([near, far]), [det(near, "yield"), det(far, "stop")])  # a wrong label; a false box
     s.add(2, np.array([far]), [det(far, "stop")])  # a false box in a frame without signs
     f = s.report([])["frames"]
     assert (f["signs"], f["hits"], f["recall"]) == (3, 2, round(2 / 3, 4))
