@@ -9,7 +9,7 @@ capture (preprocess, postprocess, overlay, output) is at most 20% of a frame's p
 source's decode FPS). In one run the script measures, in this order: decode FPS (the video read alone,
 in the main thread), pure-inference FPS (the runner on one preprocessed frame, batch 1), then the loop
 as ``edgetl run --headless`` runs it (overlay drawn, a JSON line per frame) on the whole frame and on
-a fixed ``--roi``, each in both modes: the file played in real time taking the newest frame (as a
+a fixed ``--roi`` (``--locate frame``; the sign loop is ``signs_loop.py``'s), each in both modes: the file played in real time taking the newest frame (as a
 camera; bound: min(inference, the video's frame rate)) and every frame as fast as possible
 (``--no-drop``; bound: min(inference, decode)). Writes camera_loop.json and camera_loop.md.
 
@@ -35,7 +35,7 @@ import numpy as np
 from edgetl.bench.environment import collect
 from edgetl.bench.report import environment_lines
 from edgetl.bench.timing import summarize_ms
-from edgetl.camera.loop import LoopConfig, format_summary, roi_from_xywh, run_loop
+from edgetl.camera.loop import OWN_WORK, LoopConfig, format_summary, roi_from_xywh, run_loop
 from edgetl.camera.sources import Capture, parse_source
 from edgetl.fileio import write_json, write_text
 from edgetl.runtime import open_runner
@@ -83,7 +83,7 @@ def first_frame(video: Path) -> np.ndarray:
 def loop_run(runner, video: Path, roi: tuple[int, int, int, int] | None, drop: bool, passes: int) -> dict[str, Any]:
     """The loop as ``edgetl run --headless [--roi] [--no-drop]`` runs it, overlay drawn, a JSON line per frame."""
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = LoopConfig(roi=roi, overlay=True, json=Path(tmp) / "frames.jsonl")
+        cfg = LoopConfig(locate="frame", roi=roi, overlay=True, json=Path(tmp) / "frames.jsonl")
         result = run_loop(runner, Capture(parse_source(str(video)), drop=drop, passes=passes), cfg)
     return {"mode": "played in real time, newest frame" if drop else "every frame as fast as possible (--no-drop)",
             "passes": passes,
@@ -93,7 +93,7 @@ def loop_run(runner, video: Path, roi: tuple[int, int, int, int] | None, drop: b
 def share_by(loop: dict[str, Any], stat: str) -> float:
     """Own-work share from one statistic of each stage: "min" is the floor with no preemption at all."""
     st = loop["stages"]
-    own = sum(st[k][stat] for k in ("preprocess", "postprocess", "output"))
+    own = sum(st[k][stat] for k in OWN_WORK)
     return round(own / (own + st["infer"][stat]), 4)
 
 
@@ -160,7 +160,8 @@ def to_markdown(r: dict[str, Any]) -> str:
              f"inference alone {r['inference']['fps']:.1f} FPS at batch 1; threads {r['threads'] or 'backend default'}. "
              "Overlay drawn, one JSON line per frame, headless; the whole frame, then a fixed --roi. `capture` is decode time in the capture "
              "thread, `wait` the loop's idle time, `latency` a frame's age when its output was done; own work = "
-             "(preprocess + postprocess + output) / (preprocess + infer + postprocess + output).", ""]
+             "(locate + preprocess + postprocess + track + output) / (the same + infer); the frame locator's locate and "
+             "track are a few microseconds. The sign loop (`--locate signs`) is measured by signs_loop.py.", ""]
     for loop in r["loops"]:
         lines += loop_markdown(loop, r)
     lines += ["## Environment", "", *environment_lines(r["environment"]),

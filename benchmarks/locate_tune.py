@@ -3,7 +3,6 @@
 Usage: python benchmarks/locate_tune.py [--seconds 24] [--seeds 0] [--every 1]
        [--setting signs] [--setting signs:scale=0.33] [--setting windows:scales=0.1/0.2/0.4,stride=0.5]
        [--json benchmarks/work/locate_tune.json] [--misses DIR] [--crop-size 64 | --model M.onnx]
-       python benchmarks/locate_tune.py --track 3/15/0.3,4/15/0.3 [--noise miss=0.15,wrong=0.03,false=0.02]
        python benchmarks/locate_tune.py --video recording.avi [--setting ...]
 
 Frames come from ``edgetl data roadsigns-video``'s own renderer, in memory (no video encoding), so the
@@ -13,9 +12,11 @@ name with options ``key=value`` separated by commas; list values separate their 
 are the fields of ``SignConfig`` for ``signs`` (scale, colours, min_side, min_score, max_boxes,
 nms_iou, fill, ...), of ``WindowConfig`` for ``windows`` and ``roi`` for ``frame``.
 
-Reported per setting, over frames whose sign is recognisable (ground truth has a box):
-  recall      a box with IoU >= 0.5 to the true box (also by the true box's side: <32, 32-64, >=64 px)
-  crop recall the true box lies inside a crop and fills at least a third of its side (what the
+Reported per setting, over the recognisable signs of every frame (ground truth format 2: every sign in
+view, and whether it is recognisable there):
+  recall      a box with IoU >= 0.5 to the sign's box (also by the sign's side: <32, 32-64, >=64 px, and
+              by the video's segments: clear, night, glare, blur)
+  crop recall the sign's box lies inside a crop and fills at least a third of its side (what the
               classifier gets to see)
   boxes/frame candidate boxes per frame, over all frames (each is one crop for the classifier)
   precision   boxes matching a true box / all boxes, over all frames (a proxy: the classifier and its
@@ -27,11 +28,7 @@ Reported per setting, over frames whose sign is recognisable (ground truth has a
   model ms    the model on them (``infer_crops`` less the preparing), with --model only
 The default settings compare the proposer's reduced scale and sliding windows on the same frames.
 
-``--track`` runs the tracker on the first setting's boxes with a simulated classifier (a box matching
-the true box gets its true label, or background / another sign at the ``--noise`` rates; any other
-box is called a sign at the ``false`` rate) and counts per sign driven past: announced once with the
-right label, missed, announced twice, wrong label; false events per minute; and the delay from the
-sign's first recognisable frame to its announcement. It compares confirm_after / drop_after / iou_min.
+The tracker's settings are measured with the real classifier by ``benchmarks/signs_loop.py --sweep``.
 
 ``--video`` runs the settings on a recording without ground truth (say, real footage without road
 signs): boxes per frame and time only.
@@ -51,8 +48,7 @@ import numpy as np
 from edgetl.bench.environment import collect
 from edgetl.camera.locate import Locator, crop_batch, infer_crops
 from edgetl.proposals import FrameLocator, SignConfig, SignProposer, WindowConfig, WindowLocator, box_iou
-from edgetl.camera.track import Detection, IouTracker, TrackConfig
-from edgetl.synth.video import VideoConfig, plan_passes, render_frames
+from edgetl.synth.video import VideoConfig, plan_segments, render_frames
 from edgetl.fileio import write_json
 from edgetl.spec import Preprocess
 
@@ -113,11 +109,15 @@ class Tally:
         self.crop_ms: list[float] = []
         self.infer_ms: list[float] = []
         self.by_cue: dict[str, int] = {}
-        self.frames = self.boxes = self.matched_boxes = self.capped = 0
+        self.frames = self.boxes = self.matched_boxes = self.capped = self.frames_with_signs = 0
         self.hits = {b: [0, 0] for b in SIZE_BINS}
+        self.by_segment: dict[str, list[int]] = {}
         self.crop_hits = 0
 
-    def add(self, located, truth_box: list[int] | None, ms: float, cpu_ms: float) -> bool | None:
+    def add(self, located, signs: list[list[int]] | None, ms: float, cpu_ms: float,
+            segment: str = "clear") -> list[bool]:
+        """One frame: its boxes against its recognisable signs' boxes (None: a recording without truth);
+        whether each sign was found."""
         self.ms.append(ms)
         self.cpu_ms.append(cpu_ms)
         for cue in located.cues:
@@ -126,27 +126,33 @@ class Tally:
         self.frames += 1
         self.boxes += len(located)
         self.capped += located.capped > 0
-        if truth_box is None:
-            return None
-        t = np.asarray(truth_box, np.float64)
-        iou = box_iou(located.boxes, t[None])[:, 0] if len(located) else np.zeros(0)
-        self.matched_boxes += int((iou >= 0.5).sum())
-        hit = bool((iou >= 0.5).any())
-        side = max(t[2] - t[0], t[3] - t[1])
-        for lo, hi in SIZE_BINS:
-            if lo <= side < hi:
-                self.hits[(lo, hi)][0] += hit
-                self.hits[(lo, hi)][1] += 1
-        self.crop_hits += crop_sees(t, located.crops)
-        return hit
+        if not signs:
+            return []
+        self.frames_with_signs += 1
+        t = np.asarray(signs, np.float64).reshape(-1, 4)
+        iou = box_iou(located.boxes, t) if len(located) else np.zeros((0, len(t)))
+        self.matched_boxes += int((iou >= 0.5).any(axis=1).sum())
+        found = [bool(v) for v in (iou >= 0.5).any(axis=0)] if len(located) else [False] * len(t)
+        for box, hit in zip(t, found):
+            side = max(box[2] - box[0], box[3] - box[1])
+            for lo, hi in SIZE_BINS:
+                if lo <= side < hi:
+                    self.hits[(lo, hi)][0] += hit
+                    self.hits[(lo, hi)][1] += 1
+            seg = self.by_segment.setdefault(segment, [0, 0])
+            seg[0] += hit
+            seg[1] += 1
+            self.crop_hits += crop_sees(box, located.crops)
+        return found
 
     def report(self) -> dict[str, Any]:
         labelled = sum(n for _, n in self.hits.values())
         found = sum(h for h, _ in self.hits.values())
         ms = np.asarray(self.ms)
         return {
-            "labelled_frames": labelled, "recall": _rate(found, labelled),
+            "recognisable_signs": labelled, "recall": _rate(found, labelled),
             "recall_by_side": {f"{lo}-{hi if hi < 10_000 else ''}": _rate(h, n) for (lo, hi), (h, n) in self.hits.items()},
+            "recall_by_segment": {k: _rate(h, n) for k, (h, n) in sorted(self.by_segment.items())},
             "crop_recall": _rate(self.crop_hits, labelled),
             "boxes_per_frame": round(self.boxes / max(self.frames, 1), 2),
             "precision": _rate(self.matched_boxes, self.boxes) if labelled else None, "frames_capped": self.capped,
@@ -180,149 +186,61 @@ def classify(tally: Tally, img: np.ndarray, located, pre: Preprocess | None, run
         tally.infer_ms.append((time.perf_counter() - t1) * 1e3 - tally.crop_ms[-1])
 
 
+def segment_at(frame: int, segments) -> str:
+    """The kind of the video's night, glare or blur segment a frame lies in, or "clear"."""
+    return next((g.kind for g in segments if g.start <= frame < g.end), "clear")
+
+
 def run(settings: list[str], seconds: float, seeds: list[int], every: int, misses: Path | None,
         pre: Preprocess | None = None, runner=None) -> dict[str, Any]:
     locators = [make(s) for s in settings]
     tallies = [Tally() for _ in settings]
     k = 0
     for seed in seeds:
-        for img, truth in render_frames(VideoConfig(seconds=seconds, seed=seed)):
+        cfg = VideoConfig(seconds=seconds, seed=seed)
+        segments = plan_segments(cfg)
+        for img, truth in render_frames(cfg):
             if truth["frame"] % every:
                 continue
+            signs = [s for s in truth["signs"] if s["recognisable"]]
+            segment = segment_at(truth["frame"], segments)
             for j in range(len(locators)):  # rotating order: no setting always runs first
                 i = (j + k) % len(locators)
                 t0, c0 = time.perf_counter(), time.process_time()
                 located = locators[i].locate(img)
                 t1, c1 = time.perf_counter(), time.process_time()
-                hit = tallies[i].add(located, truth["box"], (t1 - t0) * 1e3, (c1 - c0) * 1e3)
+                found = tallies[i].add(located, [s["box"] for s in signs], (t1 - t0) * 1e3, (c1 - c0) * 1e3, segment)
                 classify(tallies[i], img, located, pre, runner)
-                if misses and hit is False:
-                    _save_miss(misses, settings[i], seed, truth, img, located)
+                for sign, hit in zip(signs, found):
+                    if misses and not hit:
+                        _save_miss(misses, settings[i], seed, truth["frame"], sign, img, located)
             k += 1
     return {s: t.report() for s, t in zip(settings, tallies)}
 
 
-def _save_miss(folder: Path, setting: str, seed: int, truth: dict, img: np.ndarray, located) -> None:
+def _save_miss(folder: Path, setting: str, seed: int, frame: int, sign: dict, img: np.ndarray, located) -> None:
     out = img.copy()
     for b in located.boxes:
         cv2.rectangle(out, (int(b[0]), int(b[1])), (int(b[2]), int(b[3])), (0, 255, 0), 1)
-    x1, y1, x2, y2 = truth["box"]
+    x1, y1, x2, y2 = sign["box"]
     cv2.rectangle(out, (x1, y1), (x2, y2), (255, 0, 255), 1)
     pad = max(x2 - x1, y2 - y1) * 2
     view = out[max(0, y1 - pad):y2 + pad, max(0, x1 - pad):x2 + pad]
     folder.mkdir(parents=True, exist_ok=True)
     name = "".join(ch if ch.isalnum() or ch in "._=-" else "_" for ch in setting)
-    cv2.imwrite(str(folder / f"{name}_s{seed}_f{truth['frame']:04d}_{truth['label']}.png"),
+    cv2.imwrite(str(folder / f"{name}_s{seed}_f{frame:04d}_{sign['label']}.png"),
                 cv2.resize(view, None, fx=4, fy=4, interpolation=cv2.INTER_NEAREST) if pad < 60 else view)
 
 
-# --- tracking with a simulated classifier ---------------------------------------------------------------
-
-def cache_located(setting: str, seconds: float, seeds: list[int]) -> list[dict[str, Any]]:
-    """Per seed: the video's frames' truth, its passes, and each frame's boxes with the true label of the
-    box that overlaps the true box at IoU >= 0.5 (None for the others)."""
-    locator, out = make(setting), []
-    for seed in seeds:
-        cfg = VideoConfig(seconds=seconds, seed=seed)
-        frames = []
-        for img, truth in render_frames(cfg):
-            located = locator.locate(img)
-            labels: list[str | None] = [None] * len(located)
-            if truth["box"] is not None and len(located):
-                iou = box_iou(located.boxes, np.asarray([truth["box"]], np.float64))[:, 0]
-                labels = [truth["label"] if v >= 0.5 else None for v in iou]
-            frames.append({"truth": truth, "boxes": [tuple(map(int, b)) for b in located.boxes], "labels": labels})
-        out.append({"seed": seed, "fps": cfg.fps, "passes": plan_passes(cfg), "frames": frames,
-                    "classes": cfg.class_names()})
-    return out
-
-
-def classify_sim(label: str | None, classes, rng: np.random.Generator, noise: dict[str, float]) -> Detection | None:
-    """A classifier with a background class, erring at the given rates: a sign crop is called
-    background with ``miss``, another sign with ``wrong``; a non-sign crop is called a sign with
-    ``false``. Confidence is drawn from 0.5-1."""
-    conf = float(rng.uniform(0.5, 1.0))
-    if label is None:
-        if rng.random() < noise["false"]:
-            return Detection((0, 0, 1, 1), str(classes[int(rng.integers(len(classes)))]), conf)
-        return Detection((0, 0, 1, 1), "background", conf)
-    u = rng.random()
-    if u < noise["miss"]:
-        return Detection((0, 0, 1, 1), "background", conf)
-    if u < noise["miss"] + noise["wrong"]:
-        return Detection((0, 0, 1, 1), str(classes[int(rng.integers(len(classes)))]), conf)
-    return Detection((0, 0, 1, 1), label, conf)
-
-
-def score_tracks(video: dict[str, Any], cfg: TrackConfig, noise: dict[str, float], seed: int) -> dict[str, Any]:
-    """Run the tracker over the cached boxes with the simulated classifier; count per sign pass."""
-    rng = np.random.default_rng(seed)
-    tracker = IouTracker(cfg)
-    frames, fps = video["frames"], video["fps"]
-    for f, fr in enumerate(frames):
-        dets = []
-        for box, label in zip(fr["boxes"], fr["labels"]):
-            d = classify_sim(label, video["classes"], rng, noise)
-            dets.append(Detection(box, d.label, d.confidence))
-        tracker.update(f, f / fps, dets)
-    tracker.finish()
-    passes = [p for p in video["passes"] if any(frames[f]["truth"]["box"] for f in range(p.start, min(p.end, len(frames))))]
-    hits: dict[int, list] = {i: [] for i in range(len(passes))}
-    false = 0
-    for e in tracker.events:
-        truth = frames[e.best_frame]["truth"]
-        iou = box_iou(np.asarray([e.best_box]), np.asarray([truth["box"]]))[0, 0] if truth["box"] else 0.0
-        owner = next((i for i, p in enumerate(passes) if p.start <= e.best_frame < p.end), None)
-        if owner is None or iou < 0.3:
-            false += 1
-        else:
-            hits[owner].append(e)
-    once_right = sum(len(h) == 1 and h[0].label == passes[i].label for i, h in hits.items())
-    delays = [(h[0].announced_frame - next(f for f in range(p.start, p.end) if frames[f]["truth"]["box"])) / fps
-              for p, h in zip(passes, hits.values()) if h]
-    return {"signs": len(passes), "once_right": once_right, "missed": sum(not h for h in hits.values()),
-            "twice": sum(len(h) > 1 for h in hits.values()),
-            "wrong": sum(bool(h) and h[0].label != passes[i].label for i, h in hits.items()),
-            "false_events": false, "minutes": len(frames) / fps / 60, "delays": delays}
-
-
-def track_table(videos: list[dict[str, Any]], configs: list[TrackConfig], noise: dict[str, float],
-                repeats: int) -> tuple[list[str], list[dict[str, Any]]]:
-    head = ["confirm", "drop", "iou", "signs", "once, right", "missed", "twice", "wrong label", "false/min",
-            "delay p50 s"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    rows = []
-    for cfg in configs:
-        runs = [score_tracks(v, cfg, noise, r) for v in videos for r in range(repeats)]
-        tot = {k: sum(x[k] for x in runs) for k in ("signs", "once_right", "missed", "twice", "wrong", "false_events", "minutes")}
-        delays = [d for x in runs for d in x["delays"]]
-        row = {"confirm_after": cfg.confirm_after, "drop_after": cfg.drop_after, "iou_min": cfg.iou_min, **tot,
-               "false_per_min": round(tot["false_events"] / tot["minutes"], 3),
-               "delay_p50_s": round(float(np.median(delays)), 3) if delays else None}
-        rows.append(row)
-        lines.append("| " + " | ".join(str(v) for v in [
-            cfg.confirm_after, cfg.drop_after, cfg.iou_min, tot["signs"],
-            f"{100 * tot['once_right'] / max(1, tot['signs']):.1f}%", tot["missed"], tot["twice"], tot["wrong"],
-            f"{row['false_per_min']:.2f}", row["delay_p50_s"]]) + " |")
-    return lines, rows
-
-
-def track_configs(text: str) -> list[TrackConfig]:
-    """``confirm/drop/iou`` triples separated by commas, e.g. 3/15/0.3,2/10/0.3."""
-    out = []
-    for part in text.split(","):
-        c, d, i = part.split("/")
-        out.append(TrackConfig(confirm_after=int(c), drop_after=int(d), iou_min=float(i)))
-    return out
-
-
 def table(results: dict[str, Any]) -> list[str]:
-    head = ["setting", "recall", "<32", "32-64", ">=64", "crop recall", "boxes/frame", "precision", "ms p50", "ms p90", "cpu ms p50", "crops ms p50", "model ms p50", "boxes by cue"]
+    head = ["setting", "recall", "<32", "32-64", ">=64", "by segment", "crop recall", "boxes/frame", "precision",
+            "ms p50", "ms p90", "cpu ms p50", "crops ms p50", "model ms p50", "boxes by cue"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     pct = lambda v: "n/a" if v is None else f"{100 * v:.1f}%"  # noqa: E731
     for s, r in results.items():
         by = list(r["recall_by_side"].values())
-        lines.append("| " + " | ".join([f"`{s}`", pct(r["recall"]), *map(pct, by), pct(r["crop_recall"]),
+        segs = " ".join(f"{k} {pct(v)}" for k, v in r["recall_by_segment"].items())
+        lines.append("| " + " | ".join([f"`{s}`", pct(r["recall"]), *map(pct, by), segs, pct(r["crop_recall"]),
                                           f"{r['boxes_per_frame']:.1f}", pct(r["precision"]),
                                           f"{r['ms_p50']:.2f}", f"{r['ms_p90']:.2f}", f"{r['cpu_ms_p50']:.2f}",
                                           _ms(r["crop_ms_p50"]), _ms(r["infer_ms_p50"]),
@@ -348,17 +266,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="also time this model on every frame's crops (its own input size)")
     ap.add_argument("--misses", type=Path, default=None, help="save a picture of every missed labelled frame here")
     ap.add_argument("--video", type=Path, default=None, help="instead: a recording without ground truth")
-    ap.add_argument("--track", default=None, metavar="C/D/I,...",
-                    help="instead: track the first setting's boxes with a simulated classifier, for each "
-                         "confirm_after/drop_after/iou_min triple")
-    ap.add_argument("--noise", default="miss=0.15,wrong=0.03,false=0.02",
-                    help="the simulated classifier's error rates per crop (with --track)")
-    ap.add_argument("--repeats", type=int, default=3, help="simulated classifier runs per video (with --track)")
     a = ap.parse_args(argv)
     if a.threads is not None:
         cv2.setNumThreads(a.threads)
-    if a.track:
-        return main_track(a)
     if a.video:
         return main_video(a)
     settings = a.setting or list(DEFAULT_SETTINGS)
@@ -403,19 +313,6 @@ def main_video(a: argparse.Namespace) -> int:
     if a.json:
         write_json(a.json, {"video": str(a.video.name), "frames": n, "results": results,
                             "environment": collect(threads=a.threads)})
-    return 0
-
-
-def main_track(a: argparse.Namespace) -> int:
-    setting = (a.setting or ["signs"])[0]
-    noise = {k: float(v) for k, v in (p.split("=") for p in a.noise.split(","))}
-    videos = cache_located(setting, a.seconds, [int(s) for s in a.seeds.split(",")])
-    lines, rows = track_table(videos, track_configs(a.track), noise, a.repeats)
-    print(f"locator {setting}, simulated classifier {noise}, {a.repeats} runs per video")
-    print("\n".join(lines))
-    if a.json:
-        write_json(a.json, {"setting": setting, "noise": noise, "seeds": a.seeds, "seconds": a.seconds,
-                            "rows": rows, "environment": collect(threads=a.threads)})
     return 0
 
 

@@ -17,14 +17,18 @@ def test_demo_tiny_runs_every_stage_and_reports(tmp_path):
     assert s["complete"] and s["synthetic_data"]
     for stage in ("data", "finetune", "export", "bench", "camera"):
         assert stage in s["timings_s"], stage
-    for name in ("model.pt", "model.onnx", "model.int8.onnx", "annotated video", "frames", "bench.json"):
+    for name in ("model.pt", "model.onnx", "model.int8.onnx", "annotated video", "frames", "events", "bench.json"):
         assert name in s["artifacts"], name
     ex = s["export"]
     assert ex["fp32"]["parity_max_abs"] <= 1e-4
     assert 0 <= ex["int8"]["top1"] <= 1 and ex["int8"]["latency_ms"] > 0
     cam = s["camera"]
-    assert cam["frames"] > 0 and cam["fps"] > 0 and cam["score"]["sign_frames"] > 0
-    assert "test top-1 INT8" in res.output and "recognition rate" in res.output
+    assert cam["frames"] > 0 and cam["fps"] > 0 and cam["locator"] == "signs" and "locate" in cam["stages_ms"]
+    tracks, frames = cam["score"]["tracks"], cam["score"]["frames"]
+    assert tracks["signs"] > 0 and frames["signs"] > 0, "the video's signs are scored, found or not"
+    assert tracks["once_right"] + tracks["missed"] + tracks["twice"] + tracks["wrong"] == tracks["signs"]
+    for words in ("test top-1 INT8", "signs announced", "false events", "frame detection", "recall", "FPS"):
+        assert words in res.output, words
     assert "\r" not in res.output  # stage and epoch lines, no bar frames, where output is not a terminal
     # a second run replaces its own earlier demo, but never a folder it did not make
     other = tmp_path / "mine"

@@ -55,6 +55,6 @@ def test_showcase_commands_run(tmp_path):
         res = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
         assert res.returncode == 0, f"{' '.join(argv)}\n{res.stdout[-2000:]}\n{res.stderr[-2000:]}"
     for produced in ("signs/manifest.json", "runs/signs/model.pt", "runs/signs/model.int8.onnx", "drive.mp4",
-                     "drive.gt.json"):
+                     "drive.gt.json", "events.jsonl"):
         assert (tmp_path / produced).is_file(), produced
-    assert "recognised" in res.stdout
+    assert "locate: signs" in res.stderr and "announced once with the right label" in res.stdout

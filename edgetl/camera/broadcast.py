@@ -3,7 +3,7 @@
 The loop writes and never waits: ``frame()`` stores references and wakes the encoder thread. The
 encoder scales the newest annotated frame down and JPEG-encodes it into a single slot; each viewer
 reads that slot when it can, so a slow viewer skips frames instead of queueing them and a stalled
-one holds up nobody. Events (recognitions now, sign events later) go into a short numbered ring
+one holds up nobody. Events (recognitions, signs announced, the end) go into a short numbered ring
 that viewers read from their last id on; a viewer that falls behind the ring skips what it missed.
 """
 

@@ -1,14 +1,15 @@
 """What the loop hands a live view each frame, and the two calls a live view answers.
 
 The contract is small on purpose: the loop asks ``wants_image()`` (is anyone watching, and is a frame
-due?), draws the overlay only if so, and calls ``frame()`` once per processed frame. Neither call may
-block or do real work in the loop's thread: a live view copies references and returns.
+due?), draws the overlay only if so, calls ``frame()`` once per processed frame, and ``publish()``
+once per announced sign (``"sign"``, the event as JSON). No call may block or do real work in the
+loop's thread: a live view copies references and returns.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Protocol
+from typing import Any, Mapping, Protocol
 
 import numpy as np
 
@@ -44,3 +45,6 @@ class LiveOutput(Protocol):
 
     def frame(self, frame: LiveFrame) -> None:
         """Take one processed frame (and its image, when asked for) without waiting."""
+
+    def publish(self, kind: str, data: Mapping[str, Any]) -> int:
+        """Hand viewers an event of ``kind`` (``"sign"``: a sign announced) without waiting."""

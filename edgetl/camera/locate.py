@@ -8,6 +8,7 @@ is given. Locators are entries of ``LOCATORS``, each with its options as data (t
 - ``signs``: sign proposals from colour and shape (``edgetl.proposals.SignProposer``);
 - ``windows``: multi-scale sliding windows, for objects that have no colour cue.
 
+``choose_locator`` is the rule that picks one when the user names none (see its docstring).
 ``crop_batch`` turns the crops of one frame into one model batch with the deployment preprocessing;
 ``infer_batch`` runs a batch through a Runner in chunks its batch range accepts; ``infer_crops`` does
 both for one frame, chunk by chunk when the crops are many (sliding windows).
@@ -17,14 +18,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 
 from edgetl.errors import EdgetlError
 from edgetl.preprocess import normalize, prepare_uint8
 from edgetl.proposals import (SIGN_COLOURS, SIGN_FILL, Box, FrameLocator, Located, SignConfig, SignProposer,
-                              WindowConfig, WindowLocator)
+                              WindowConfig, WindowLocator, window_grid)
 from edgetl.registry import Registry
 from edgetl.runtime import Runner
 from edgetl.spec import Preprocess
@@ -85,14 +86,21 @@ class LocatorOption:
     metavar: str = ""
 
 
+def _one_box(locator: Locator, size: tuple[int, int] | None) -> int:
+    return 1
+
+
 @dataclass(frozen=True)
 class LocatorEntry:
-    """A locator kind: its name, one line saying what it does, its options and its constructor."""
+    """A locator kind: its name, one line saying what it does, its options, its constructor, and the
+    most boxes one of its locators returns for a frame of a size (None: unknown until a frame comes),
+    which the loop checks against the model's batch profile."""
 
     name: str
     description: str
     factory: Callable[..., Locator]
     options: tuple[LocatorOption, ...] = field(default_factory=tuple)
+    max_boxes: Callable[[Locator, tuple[int, int] | None], int | None] = _one_box
 
     def defaults(self) -> dict[str, Any]:
         return {o.name: o.default for o in self.options}
@@ -102,8 +110,9 @@ class LocatorEntry:
         by_name = {o.name: o for o in self.options}
         unknown = sorted(set(values) - set(by_name))
         if unknown:
-            raise EdgetlError(f"locator {self.name!r} takes no option {', '.join(unknown)}; "
-                              f"it takes {', '.join(by_name) or 'none'}")
+            flags = ", ".join(_flag_of(k) for k in unknown)
+            raise EdgetlError(f"locator {self.name!r} takes no option {', '.join(unknown)} ({flags}); "
+                              f"it takes {', '.join(o.flag for o in self.options) or 'none'}")
         kw = self.defaults()
         for k, v in values.items():
             if v is not None:
@@ -124,6 +133,13 @@ def register(entry: LocatorEntry) -> LocatorEntry:
     return LOCATORS.register(entry.name, entry)
 
 
+def _flag_of(name: str) -> str:
+    """``max_boxes`` -> "--max-boxes, an option of signs" (for error messages)."""
+    owners = [e.name for e in LOCATORS.values() for o in e.options if o.name == name]
+    flag = next((o.flag for e in LOCATORS.values() for o in e.options if o.name == name), name)
+    return f"{flag}, an option of {' and '.join(owners)}" if owners else flag
+
+
 register(LocatorEntry(
     "frame", "the whole frame, or the fixed --roi: one crop per frame, no padding",
     lambda roi: FrameLocator(roi),
@@ -139,7 +155,8 @@ register(LocatorEntry(
                    f"sign paint colours to look for, of {','.join(SIGN_COLOURS)}", "LIST"),
      LocatorOption("min_side", "--min-box", SignConfig.min_side, _number(int),
                    "smallest sign to propose, in frame pixels", "PX"),
-     MAX_BOXES, FILL)))
+     MAX_BOXES, FILL),
+    max_boxes=lambda loc, size: loc.config.max_boxes))
 register(LocatorEntry(
     "windows", "multi-scale sliding windows over the whole frame, for objects without a colour cue",
     lambda scales, stride, fill: WindowLocator(WindowConfig(scales=scales, stride=stride, fill=fill)),
@@ -147,12 +164,42 @@ register(LocatorEntry(
                    "window sides as fractions of the frame height", "LIST"),
      LocatorOption("stride", "--window-stride", WindowConfig.stride, _number(float),
                    "step between windows as a fraction of the window side", "F"),
-     FILL)))
+     FILL),
+    max_boxes=lambda loc, size: len(window_grid(*size, loc.config)[0]) if size else None))
 
 
 def make_locator(name: str = DEFAULT_LOCATOR, **values: Any) -> Locator:
     """The locator ``name`` of ``LOCATORS`` with ``values`` over its defaults."""
     return LOCATORS.get(name).create(**values)
+
+
+def choose_locator(requested: str | None, labels: Sequence[str], background: str,
+                   options: Mapping[str, Any] | None = None) -> tuple[str, str]:
+    """The locator a run uses, and why, by a rule a user can predict:
+
+    1. the one named with ``--locate``;
+    2. ``frame`` when a frame option is given (``--roi``): a fixed region is the frame locator's;
+    3. ``signs`` when the model's labels include the background class: it can tell a sign from
+       whatever else the proposer finds;
+    4. otherwise ``frame``, as runs always did: a model without a background class would call every
+       red or blue thing a sign.
+    """
+    if requested is not None:
+        LOCATORS.get(requested)
+        return requested, "asked for with --locate"
+    frame_options = {o.name for o in LOCATORS.get("frame").options}
+    given = {k for k, v in (options or {}).items() if v is not None}
+    if given & frame_options:
+        return "frame", "--roi is the frame locator's region"
+    if background in labels:
+        return "signs", f"the default: the model has the {background!r} class, so it can reject what is not a sign"
+    return "frame", (f"the default for a model without a {background!r} class (it cannot reject what is not a "
+                     f"sign): the whole frame is classified; pass --locate signs to find signs anyway")
+
+
+def max_boxes(name: str, locator: Locator, size: tuple[int, int] | None) -> int | None:
+    """The most boxes ``locator`` (of kind ``name``) returns for a frame of ``size`` (None: unknown)."""
+    return LOCATORS.get(name).max_boxes(locator, size)
 
 
 def locator_options() -> list[LocatorOption]:

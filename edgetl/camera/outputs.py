@@ -95,6 +95,7 @@ class VideoRecorder:
         self.frames = 0
         self.failed = False
         self._bytes_at_check = 0
+        self.skipped = 0  # frames without pixels: nothing to record
 
     def _open(self, size: tuple[int, int]) -> None:
         self.tmp = temp_beside(self.target, ".part" + self.target.suffix)
@@ -106,6 +107,11 @@ class VideoRecorder:
         self.size = size
 
     def write(self, frame: np.ndarray) -> None:
+        if frame.size == 0:
+            if not self.skipped:
+                log.warning("a frame without pixels is not recorded in %s (said once)", self.target.name)
+            self.skipped += 1
+            return
         size = (frame.shape[1], frame.shape[0])
         if self.writer is None:
             self._open(size)

@@ -4,7 +4,8 @@ Routes (all GET; nothing is ever read from disk):
   ``/``            the live page (one self-contained HTML document: no CDN, works offline)
   ``/stream.mjpg`` the annotated frames as MJPEG (multipart/x-mixed-replace), which browsers play natively
   ``/stats.json``  per-stage percentiles of recent frames, counters, the model and the (redacted) source
-  ``/events``      Server-Sent Events: ``recognition`` when the answer changes, ``end`` when the run ends
+  ``/events``      Server-Sent Events: ``recognition`` when the answer changes, ``sign`` when a sign is
+                   announced (the event as in ``--events``), ``end`` when the run ends
 
 The server is Python's own ``http.server`` (a thread per connection): it adds no package, which on a
 Jetson means nothing to build for aarch64, and its blocking threads fit a loop that already runs

@@ -3,6 +3,12 @@
 Three steps per frame: combine the last ``window`` frames (a moving average of the probabilities, or
 a vote of each frame's thresholded answer), call the result "unknown" when its confidence is under
 ``threshold``, and show a new answer only once it has won ``hold`` frames in a row (hysteresis).
+
+This is how the frame locator (the whole frame or ``--roi``: one crop per frame) decides what a frame
+shows. Box locators (``--locate signs``) do not smooth: each box is judged on its own, and the
+tracker's confidence-weighted vote over a track's frames (``track.IouTracker``) takes the smoother's
+place, since a box moves and one smoother per position would mix signs. ``ShownRuns`` turns the
+smoothed answers into tracks and events, so both kinds feed the same events stage.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
+from edgetl.camera.track import BACKGROUND, Detection, Event, TrackStep, TrackView
 from edgetl.errors import EdgetlError
 
 UNKNOWN = "unknown"
@@ -105,3 +112,61 @@ class LabelSmoother:
             self._pending, self._pending_count = candidate, 1
         if self._pending_count >= self.config.hold:
             self.shown, self._pending, self._pending_count = candidate, None, 0
+
+
+class ShownRuns:
+    """The frame locator's tracks: each run of frames that shows one label (not "unknown", not the
+    background class) is one track, announced on its first frame (the hysteresis has confirmed it
+    already) and ended when the shown label changes. It takes the one detection per frame that
+    ``LabelSmoother`` decided and returns what ``track.IouTracker`` returns, so the events stage and
+    the outputs treat both locator kinds alike."""
+
+    def __init__(self, background: str = BACKGROUND):
+        self.background = background
+        self.events: list[Event] = []
+        self.next_id = 1
+        self._run: dict | None = None
+
+    def update(self, frame: int, t: float, detections: Sequence[Detection]) -> TrackStep:
+        d = detections[0] if detections else None
+        sign = d is not None and d.label not in (UNKNOWN, self.background)
+        ended: tuple[Event, ...] = ()
+        run = self._run
+        if run is not None and (not sign or d.label != run["label"]):
+            ended = (self._event(final=True),)
+            self.events += ended
+            self._run = run = None
+        if not sign:
+            return TrackStep(tuple(None for _ in detections), (), (), ended)
+        announced: tuple[Event, ...] = ()
+        if run is None:
+            run = self._run = {"id": self.next_id, "label": d.label, "first": (frame, t), "sum": 0.0, "frames": 0,
+                               "best": (-1.0, frame, t), "box": d.box}
+            self.next_id += 1
+        run["sum"] += d.confidence
+        run["frames"] += 1
+        run["last"], run["box"] = (frame, t), d.box
+        if round(d.confidence, 2) > run["best"][0]:
+            run["best"] = (round(d.confidence, 2), frame, t)
+        if run["frames"] == 1:
+            announced = (self._event(final=False),)
+        view = TrackView(run["id"], d.box, d.label, run["sum"] / run["frames"], True)
+        return TrackStep((run["id"],), (view,), announced, ended)
+
+    def _event(self, final: bool) -> Event:
+        r = self._run
+        assert r is not None
+        (f0, t0), (f1, t1), (_, fb, tb) = r["first"], r["last"], r["best"]
+        return Event(track_id=r["id"], label=r["label"], confidence=r["sum"] / r["frames"], first_frame=f0,
+                     first_t=t0, last_frame=f1, last_t=t1, announced_frame=f0, announced_t=t0,
+                     announced_label=r["label"], best_frame=fb, best_t=tb, best_box=tuple(r["box"]),
+                     frames=r["frames"], final=final)
+
+    def finish(self) -> list[Event]:
+        """End the run in progress (the stream is over); its final event."""
+        if self._run is None:
+            return []
+        ended = [self._event(final=True)]
+        self._run = None
+        self.events += ended
+        return ended

@@ -25,8 +25,9 @@ def _batch(ctx, param, value: str) -> BatchProfile:
 @click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
               help="auto: int8 for a Q/DQ graph, else fp16. int8 takes its scales from the Q/DQ graph "
                    "(TensorRT 8.x: calibrates a plain graph with --calib). best: fp16 plus int8 where quantized.")
-@click.option("--batch", default="1", callback=_batch, show_default=True, metavar="MIN:OPT:MAX",
-              help="Batch sizes the engine accepts (N for a fixed batch), tuned for OPT.")
+@click.option("--batch", default=str(BatchProfile()), callback=_batch, show_default=True, metavar="MIN:OPT:MAX",
+              help="Batch sizes the engine accepts (N for a fixed batch), tuned for OPT; the default takes the "
+                   "camera loop's crops of a frame (up to its --max-boxes) as one batch.")
 @click.option("--dla", "dla_core", type=click.IntRange(0), default=None,
               help="Run on this DLA core (Jetson AGX/NX Orin, Xavier), layers DLA cannot run fall back to the GPU.")
 @click.option("--workspace", "workspace_mib", type=click.IntRange(1), default=None, metavar="MIB",

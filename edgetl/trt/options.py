@@ -28,11 +28,16 @@ class BuildError(EdgetlError):
 
 @dataclass(frozen=True)
 class BatchProfile:
-    """The batch sizes an engine accepts: smallest, the one it is tuned for, largest."""
+    """The batch sizes an engine accepts: smallest, the one it is tuned for, largest.
+
+    The default takes the camera loop's crops of a frame as one batch: up to the sign proposer's
+    default ``--max-boxes`` (16), tuned for the handful a frame usually has. A frame with more runs in
+    chunks, and the loop says so once at its start.
+    """
 
     min: int = 1
-    opt: int = 1
-    max: int = 1
+    opt: int = 4
+    max: int = 16
 
     def __post_init__(self) -> None:
         if not 1 <= self.min <= self.opt <= self.max:

@@ -112,3 +112,61 @@ def test_secrets_stay_out_of_logs_summary_and_jsonl(tiny_model, scripted_reader,
     assert res.exit_code == 3 and "reconnect 1/1" in res.output, res.output  # a warning that names the source
     written = (tmp_path / "s.json").read_text() + (tmp_path / "f.jsonl").read_text()
     assert "QuerySecret9" not in res.output + written and "password=***" in res.output + written
+
+
+# --- where to look: --locate and the locators' options -------------------------------------------------
+
+def test_a_registered_locator_is_a_choice_with_its_options_in_run_help(tiny_model, clip):
+    from edgetl.camera.locate import LOCATORS, LocatorEntry, LocatorOption
+    from edgetl.proposals import FrameLocator
+
+    corner = LocatorEntry("corner", "the top-left quarter, for tests",
+                          lambda side: FrameLocator((0, 0, int(side), int(side))),
+                          (LocatorOption("side", "--corner-side", 32, int, "side of the corner in pixels", "PX"),))
+    with LOCATORS.temporarily("corner", corner):
+        text = " ".join(invoke("--help").output.split())
+        assert "corner: the top-left quarter, for tests" in text and "[corner] side of the corner" in text
+        assert "[default: 32]" in text and "--max-boxes" in text and "[signs, windows]" in text
+        res = invoke(tiny_model, clip, "--headless", "--no-drop", "--locate", "corner", "--corner-side", "16")
+        assert res.exit_code == 0 and "locate: corner" in res.output, res.output
+    assert "corner" not in invoke("--help").output
+
+
+def test_the_default_locator_follows_the_models_labels_and_says_why(tiny_model, clip, tmp_path):
+    res = invoke(tiny_model, clip, "--headless", "--no-drop", "--json", tmp_path / "f.jsonl")
+    assert res.exit_code == 0, res.output
+    assert "locate: frame" in res.output and "without a 'background' class" in res.output
+    res = invoke(tiny_model, clip, "--headless", "--no-drop", "--locate", "signs", "--events", tmp_path / "e.jsonl")
+    assert res.exit_code == 0, res.output
+    assert "has no 'background' class" in res.output and "false alarms cannot be rejected" in res.output
+    assert "locate: signs (asked for with --locate)" in res.output
+    announced = [ln for ln in res.output.splitlines() if ln.startswith("sign #")]
+    assert len(announced) == len((tmp_path / "e.jsonl").read_text().splitlines()), "one line per sign, both places"
+    res = invoke(tiny_model, clip, "--headless", "--no-drop", "--background-label", "circle_red", "--max-frames", "3")
+    assert res.exit_code == 0 and "locate: signs (the default: the model has the 'circle_red' class" in res.output
+
+
+def test_the_frame_locator_announces_each_run_of_a_shown_label(tiny_model, clip, tmp_path):
+    res = invoke(tiny_model, clip, "--headless", "--no-drop", "--smooth", "none", "--hold", "1", "--threshold", "0",
+                 "--events", tmp_path / "e.jsonl")
+    assert res.exit_code == 0, res.output
+    events = [json.loads(x) for x in (tmp_path / "e.jsonl").read_text().splitlines()]
+    assert events and all(e["final"] for e in events)
+    assert sum(ln.startswith("sign #") for ln in res.output.splitlines()) == len(events)
+    assert [e["first_frame"] for e in events] == sorted(e["first_frame"] for e in events)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--locate", "signs", "--smooth", "vote"], "--smooth: smoothing decides the frame locator's one answer"),
+    (["--confirm-after", "2"], "--confirm-after: the tracker follows the boxes of a box locator"),
+    (["--max-boxes", "4"], "takes no option max_boxes (--max-boxes, an option of signs)"),
+    (["--locate", "signs", "--roi", "0,0,32,32"], "takes no option roi (--roi, an option of frame)"),
+    (["--locate", "signs", "--roi-from-truth", "--ground-truth", "GT"], "--roi-from-truth crops each frame"),
+    (["--locate", "nope"], "Invalid value for '--locate'"),
+    (["--locate", "signs", "--max-boxes", "many"], "'many': expected an integer"),
+])
+def test_options_for_another_locator_are_refused_in_one_line(tiny_model, clip, args, words):
+    args = [str(clip.with_name("clip.gt.json")) if a == "GT" else a for a in args]
+    res = invoke(tiny_model, clip, "--headless", *args)
+    assert res.exit_code in (1, 2) and words in res.output, res.output
+    assert "Traceback" not in res.output

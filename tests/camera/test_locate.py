@@ -324,3 +324,19 @@ def test_infer_crops_prepares_and_runs_a_frame_of_many_crops_chunk_by_chunk():
     with CountingRunner((1, 8)) as r:
         infer_crops(r, img, crops[:5])
     assert r.sizes == [5], "a handful of crops is one batch"
+
+
+def test_a_red_sign_against_a_red_wall_and_a_white_disc_against_a_pale_sky_are_found():
+    img = textured(12)
+    img[:, : W // 2] = (60, 70, 175)  # a brick-red wall behind the left half
+    cv2.GaussianBlur(img, (5, 5), 0, dst=img)
+    ring = draw_sign(img, "red_circle", 120, 140, 44)  # a speed limit in front of it
+    img[:, W // 2:] = (186, 184, 180)  # a pale overcast sky on the right
+    cx, cy, r = 480, 160, 22
+    cv2.circle(img, (cx, cy), r, (250, 250, 250), -1, cv2.LINE_AA)  # the disc of the end of restrictions
+    cv2.circle(img, (cx, cy), r, (90, 90, 90), 1, cv2.LINE_AA)
+    for k in (-8, 0, 8):
+        cv2.line(img, (cx - 12 + k, cy + 12 + k), (cx + 12 + k, cy - 12 + k), (120, 120, 120), 1, cv2.LINE_AA)
+    located = SignProposer().locate(img)
+    assert best_iou(located, ring) >= 0.5, (located.boxes.tolist(), located.cues)
+    assert best_iou(located, (cx - r, cy - r, cx + r + 1, cy + r + 1)) >= 0.5, (located.boxes.tolist(), located.cues)

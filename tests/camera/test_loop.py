@@ -36,8 +36,9 @@ def test_every_frame_is_logged_recorded_and_scored(runner, clip, tmp_path):
 
     lines = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [x["frame"] for x in lines] == list(range(18)) and result.frames == 18 and result.dropped == 0
-    assert set(lines[0]) == {"frame", "t", "label", "confidence", "topk", "ms"}
-    assert set(lines[0]["ms"]) == {"capture", "preprocess", "infer", "postprocess", "output"}
+    assert set(lines[0]) == {"frame", "t", "label", "confidence", "topk", "boxes", "ms"}
+    assert set(lines[0]["ms"]) == {"capture", "locate", "preprocess", "infer", "postprocess", "track", "output"}
+    assert [b["box"] for b in lines[5]["boxes"]] == [[0, 0, 64, 64]], "the frame locator's one box: the crop"
     assert len(lines[0]["topk"]) == 3 and lines[0]["topk"][0][0] in CLASSES
     video = cv2.VideoCapture(str(tmp_path / "out.mp4"))
     assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 18 and int(video.get(cv2.CAP_PROP_FRAME_WIDTH)) == 64
@@ -46,7 +47,7 @@ def test_every_frame_is_logged_recorded_and_scored(runner, clip, tmp_path):
     os.umask(mask)
     assert all((tmp_path / n).stat().st_mode & 0o777 == 0o666 & ~mask for n in ("out.jsonl", "out.mp4"))
 
-    for stage in ("wait", "capture", "preprocess", "infer", "postprocess", "output", "latency"):
+    for stage in ("wait", "capture", "locate", "preprocess", "infer", "postprocess", "track", "output", "latency"):
         s = result.stages[stage]
         assert 0 <= s["p50"] <= s["p90"] <= s["p99"], (stage, s)
     assert result.fps > 0 and 0 < result.own_work_share < 1 and result.end_reason == "end of source"
@@ -54,6 +55,21 @@ def test_every_frame_is_logged_recorded_and_scored(runner, clip, tmp_path):
     assert score["sign_frames"] == 15 and score["no_sign_frames"] == 3 and score["frames_not_scored"] == 0
     assert score["recognition_rate"] >= 0.6, score  # the tiny model recognises its classes
     assert "ground-truth box" in score["roi"] and "ground-truth box" in "\n".join(format_summary(result))
+
+
+def test_the_frame_locator_gives_each_frame_todays_answer(runner, clip, tmp_path):
+    cfg = LoopConfig(roi=roi_from_xywh("8,4,48,56"), smoothing=PER_FRAME, topk=3, json=tmp_path / "f.jsonl")
+    result = run_loop(runner, Capture(parse_source(str(clip)), drop=False), cfg)
+    lines = [json.loads(x) for x in (tmp_path / "f.jsonl").read_text().splitlines()]
+    video, expected = cv2.VideoCapture(str(clip)), []
+    while (got := video.read())[0]:
+        expected.append(runner.predict([got[1][4:60, 8:56]], topk=3)[0])  # the ROI cropped by hand, classified whole
+    assert result.locator == "frame" and len(lines) == len(expected) == 18
+    for line, pred in zip(lines, expected):
+        assert [lab for lab, _ in line["topk"]] == [lab for lab, _ in pred.topk]
+        assert line["label"] == pred.label and line["confidence"] == pytest.approx(pred.confidence, abs=1e-4)
+        assert line["boxes"] == [{"box": [8, 4, 56, 60], "label": pred.label, "confidence": line["confidence"],
+                                  "track": line["boxes"][0]["track"]}]
 
 
 def test_roi_decides_what_is_recognised(runner, tmp_path):
@@ -119,8 +135,16 @@ def test_inputs_that_cannot_work_are_refused_up_front(runner, clip, monkeypatch)
         run_loop(runner, Capture(parse_source(str(clip))), LoopConfig(show=True))
 
 
-def test_ground_truth_for_another_frame_size_cannot_place_its_boxes(runner, tmp_path, make_clip):
-    big = make_clip(tmp_path / "big.mp4", [0, 1], size=96)
+@pytest.mark.parametrize("roi_from_truth", [True, False])
+def test_ground_truth_of_another_video_is_refused_in_one_line_before_the_loop(runner, tmp_path, make_clip,
+                                                                               roi_from_truth):
     truth = load_ground_truth(make_clip(tmp_path / "small.mp4", [0, 1], size=64).with_name("small.gt.json"))
-    with pytest.raises(EdgetlError, match="ground truth is for 64x64 frames, the source gives 96x96"):
-        run_loop(runner, Capture(parse_source(str(big))), LoopConfig(roi_from_truth=True), truth)
+    big = make_clip(tmp_path / "big.mp4", [0, 1], size=96)
+    longer = make_clip(tmp_path / "long.mp4", [0, 1, 2], size=64)
+    out = tmp_path / "never.jsonl"
+    cfg = LoopConfig(roi_from_truth=roi_from_truth, json=out)
+    for video, words in ((big, "is for 64x64 frames, the source gives 96x96"), (longer, "has 2 frames, the source 3")):
+        with pytest.raises(EdgetlError, match=words) as err:
+            run_loop(runner, Capture(parse_source(str(video))), cfg, truth)
+        assert "small.gt.json is the ground truth of another video" in str(err.value) and "\n" not in str(err.value)
+    assert not out.exists() and not list(tmp_path.glob(".never*")), "refused before any output was opened"

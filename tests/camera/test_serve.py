@@ -20,7 +20,7 @@ from edgetl.runtime import open_runner
 
 CLASSES = ["circle_red", "square_green", "triangle_blue"]
 TOKEN = "s3cret-token-0123456789"
-STAGES = {"wait", "capture", "preprocess", "infer", "postprocess", "output", "latency"}
+STAGES = {"wait", "capture", "locate", "preprocess", "infer", "postprocess", "track", "output", "latency"}
 
 
 @pytest.fixture(scope="module")
@@ -178,6 +178,19 @@ def test_events_stream_recognitions_then_end_when_the_run_stops(runner, long_cli
     assert seen[-1]["data"]["reason"] == done["result"].end_reason
 
 
+def test_events_stream_each_sign_announced(colour_runner, sign_scene):
+    folder, _ = sign_scene
+    with colour_runner() as signs_runner, serving(signs_runner, folder, drop=False) as (server, done):
+        assert wait_for(lambda: "result" in done)
+        conn, resp = get(server, "/events")
+        server.broadcast.close("end of source")
+        events = read_events(resp, until="end")
+        hang_up(conn, resp)
+    signs = [e["data"] for e in events if e["event"] == "sign"]
+    assert [s["announced_label"] for s in signs] == ["stop", "no_entry"]
+    assert {"track_id", "confidence", "first_frame", "announced_frame", "best_box"} <= set(signs[0])
+
+
 def test_a_token_guards_every_route(runner, long_clip):
     with serving(runner, long_clip, token=TOKEN) as (server, _):
         for path in ("/", "/stream.mjpg", "/stats.json", "/events"):
@@ -206,6 +219,7 @@ def test_page_is_self_contained_and_carries_the_token(runner, long_clip):
     assert resp.getheader("Content-Type") == "text/html; charset=utf-8"
     assert "http://" not in page and "https://" not in page and "//cdn" not in page  # nothing from elsewhere
     assert "stream.mjpg" in page and "EventSource" in page and "stats.json" in page and "Bearer" in page
+    assert 'addEventListener("sign", sign)' in page and "Signs" in page  # announced signs are listed
     assert TOKEN not in page  # the page takes the token from its own address, it is not written into it
     assert "default-src 'none'" in csp and "script-src 'sha256-" in csp
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgetl.camera.smoothing import UNKNOWN, LabelSmoother, SmoothingConfig
+from edgetl.camera.smoothing import UNKNOWN, LabelSmoother, ShownRuns, SmoothingConfig
+from edgetl.camera.track import Detection
 from edgetl.errors import EdgetlError
 
 LABELS = ("stop", "yield", "speed_50")
@@ -71,3 +72,18 @@ def test_a_sign_leaving_view_falls_back_to_unknown():
 def test_bad_settings_are_refused(kw, words):
     with pytest.raises(EdgetlError, match=words):
         SmoothingConfig(**kw)
+
+
+def test_runs_of_a_shown_label_are_the_frame_locators_tracks_and_events():
+    runs = ShownRuns(background="background")
+    shown = ["unknown", "stop", "stop", "stop", "background", "yield", "yield", "stop", "unknown"]
+    confs = [0.3, 0.6, 0.9, 0.7, 0.8, 0.8, 0.8, 0.7, 0.2]
+    steps = [runs.update(f, f / 10, [Detection((0, 0, 64, 64), lab, c)]) for f, (lab, c) in enumerate(zip(shown, confs))]
+    runs.finish()
+    assert [[e.label for e in s.announced] for s in steps] == [[], ["stop"], [], [], [], ["yield"], [], ["stop"], []]
+    assert [s.track_ids[0] for s in steps] == [None, 1, 1, 1, None, 2, 2, 3, None]
+    first = runs.events[0]
+    assert (first.first_frame, first.last_frame, first.announced_frame, first.frames, first.final) == (1, 3, 1, 3, True)
+    assert first.best_frame == 2 and first.confidence == pytest.approx((0.6 + 0.9 + 0.7) / 3)
+    assert [e.label for e in runs.events] == ["stop", "yield", "stop"], "each ended run once, in order"
+    assert runs.update(9, 0.9, []).track_ids == ()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from edgetl.camera.track import Detection, Event, IouTracker, TrackConfig
+from edgetl.camera.track import Detection, Event, IouTracker, TrackConfig, predict_box
+from edgetl.proposals import box_iou
 from edgetl.errors import EdgetlError
 
 FPS = 30.0
@@ -95,7 +97,7 @@ def test_one_wrong_confident_frame_does_not_win_the_vote():
     confs = [0.6] * 40
     labels[5], confs[5] = "yield", 0.99
     script = [[Detection(b, lab, c)] for b, lab, c in zip(boxes, labels, confs)]
-    announced, final, _ = run(IouTracker(), script)
+    announced, final, _ = run(IouTracker(TrackConfig(min_confidence=0.5)), script)
     assert [e.label for e in announced] == ["stop"] and [e.label for e in final] == ["stop"]
     assert final[0].confidence == pytest.approx(0.6 * 39 / 40)
 
@@ -158,7 +160,7 @@ def test_a_second_box_on_the_same_sign_does_not_start_a_second_track():
 
 
 def test_the_event_record_is_json_ready():
-    script = [[Detection((10, 10, 50, 50), "stop", 0.87654321)] for _ in range(4)]
+    script = [[Detection((10, 10, 50, 50), "stop", 0.87654321)] for _ in range(TrackConfig().confirm_after)]
     _, final, _ = run(IouTracker(), script)
     d = final[0].to_dict()
     assert d["best_box"] == [10, 10, 50, 50] and d["confidence"] == 0.8765 and d["final"] is True
@@ -184,3 +186,41 @@ def test_a_sign_that_suddenly_grows_more_than_predicted_stays_one_track():
     script += [[Detection((110, 90, 190, 170), "stop", 0.9)] for _ in range(3)]  # IoU 0.29 with the last box
     announced, final, steps = run(IouTracker(TrackConfig(iou_min=0.3)), script)
     assert len({s.track_ids for s in steps}) == 1 and len(final) == 1
+
+
+def expansion(frames: range, focus=(640.0, 300.0), offset=(3.0, -1.5), distance=60.0) -> list[tuple[int, ...]]:
+    """Boxes of a sign approached at a steady speed: its side is 1000 / (distance - frame), and its
+    centre sits ``offset`` sides from the focus of expansion."""
+    out = []
+    for f in frames:
+        s = 1000.0 / (distance - f)
+        cx, cy = focus[0] + offset[0] * s, focus[1] + offset[1] * s
+        out.append((int(round(cx - s / 2)), int(round(cy - s / 2)), int(round(cx + s / 2)), int(round(cy + s / 2))))
+    return out
+
+
+def test_the_prediction_follows_a_sign_the_car_approaches():
+    seen = range(10, 18)
+    boxes = expansion(range(0, 60))
+    for ahead, overlap in ((1, 0.8), (10, 0.7), (25, 0.5)):
+        pred = predict_box(list(seen), [boxes[f] for f in seen], 17 + ahead)
+        truth = np.asarray(boxes[17 + ahead], float)
+        assert box_iou(pred[None], truth[None])[0, 0] > overlap, (ahead, pred, truth)
+    still = predict_box([0, 1, 2], [(100, 100, 140, 140)] * 3, 30)
+    assert np.allclose(still, (100, 100, 140, 140)), "a box that does not move stays"
+
+
+def test_a_sign_the_locator_misses_for_most_of_a_second_stays_one_track():
+    boxes = expansion(range(0, 50))
+    script = [[Detection(b, "no_entry", 0.9)] if not 12 <= f < 37 else [] for f, b in enumerate(boxes)]
+    announced, final, steps = run(IouTracker(TrackConfig(drop_after=30)), script)
+    assert len(announced) == 1 and len(final) == 1 and final[0].frames == 25
+    assert steps[37].track_ids == steps[11].track_ids, "taken up again where the sign has got to"
+
+
+def test_a_lost_track_is_taken_up_again_only_by_its_own_label():
+    boxes = expansion(range(0, 50))
+    script = [[Detection(b, "no_entry", 0.9)] if f < 12 else [] for f, b in enumerate(boxes[:20])]
+    script += [[Detection(b, "keep_left", 0.9)] for b in boxes[20:30]]  # another sign where it would be
+    announced, final, steps = run(IouTracker(TrackConfig(drop_after=30)), script)
+    assert [e.label for e in final] == ["no_entry", "keep_left"] and steps[20].track_ids != steps[11].track_ids

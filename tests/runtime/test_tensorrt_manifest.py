@@ -122,3 +122,18 @@ def test_cli_build_errors_are_one_line(fake_trt, onnx_factory):
 ])
 def test_l4t_and_jetpack(text, l4t, jp):
     assert parse_l4t_release(text) == l4t and jetpack_for(l4t) == jp
+
+
+def test_the_default_profile_takes_a_frames_sign_crops_as_one_batch(fake_trt, onnx_factory, monkeypatch):
+    from edgetl.proposals import SignConfig
+
+    monkeypatch.setattr(build_mod, "current_device", lambda: ORIN)
+    fake_trt("10.3.0")
+    onnx = onnx_factory()
+    r = CliRunner().invoke(cli, ["build", str(onnx), "--precision", "fp16"])
+    assert r.exit_code == 0 and "batch 1:4:16" in r.output, r.output
+    engine = onnx.with_suffix(".engine")
+    assert read_manifest(engine).options.batch == BatchProfile() == BuildOptions().batch
+    runner = open_runner(engine)
+    assert runner.batch_range == (1, 16) and runner.batch_range[1] >= SignConfig().max_boxes
+    assert "[default: 1:4:16]" in CliRunner().invoke(cli, ["build", "--help"]).output
