@@ -188,7 +188,7 @@ class _Trainer:
     # --- model
     def build(self, state: dict | None) -> None:
         cfg, spec = self.cfg, self.spec
-        self.model = backbones.build_model(spec, len(self.data.classes))
+        self.model = backbones.build_model(spec, len(self.data.classes), self.pre.size)
         if state is None:
             sd, self.weights_info = weights.resolve(spec, cfg.weights)
             if sd is not None:
