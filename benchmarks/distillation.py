@@ -80,13 +80,21 @@ class Epochs(Callbacks):
         self.records.append(record)
 
 
+def _done(run: Path, settings: dict) -> bool:
+    """``run`` already holds a complete fine-tune with these settings."""
+    if not (run / "metrics.json").is_file() or not read_json(run / "metrics.json").get("complete"):
+        return False
+    saved = read_json(run / "config.json")
+    return all(saved.get(k) == v for k, v in settings.items())
+
+
 def train(data: Path, run: Path, args, **kw) -> dict:
-    """One fine-tune (reused if ``run`` already holds a complete one); test top-1 and epoch timings."""
+    """One fine-tune (reused if ``run`` already holds it complete); test top-1 and epoch timings."""
     metrics = run / "metrics.json"
-    if not (metrics.is_file() and read_json(metrics).get("complete")):
-        cfg = FinetuneConfig(data=str(data), out=str(run), epochs=args.epochs, batch_size=args.batch_size,
-                             workers=1, device="cpu", seed=args.seed, **kw)
-        finetune(cfg, Epochs(), overwrite=True)
+    settings = dict(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, **kw)
+    if not _done(run, settings):
+        finetune(FinetuneConfig(data=str(data), out=str(run), workers=1, device="cpu", **settings), Epochs(),
+                 overwrite=True)
     m = read_json(metrics)
     epochs = m["epochs"]
     row = {"run": str(run), "test_top1": m.get("test_top1"), "epochs": len(epochs),
@@ -102,11 +110,20 @@ def run_dataset(name: str, data: Path, args) -> list[dict]:
     work = args.work / name
     teacher_kw = dict(backbone=args.teacher_backbone, image_size=args.teacher_size)
     student_kw = dict(backbone=args.student_backbone, image_size=args.student_size)
-    teacher = {**train(data, work / "teacher", args, **teacher_kw), "model": "teacher", **teacher_kw}
+    teacher_run = args.teacher_run or work / "teacher"
+    if args.teacher_run:  # an existing run, e.g. one teacher for students of several seeds
+        m = read_json(teacher_run / "metrics.json")
+        saved = read_json(teacher_run / "config.json")
+        teacher = {"run": str(teacher_run), "test_top1": m.get("test_top1"), "epochs": len(m["epochs"]),
+                   "epoch_seconds": statistics.median(e["seconds"] for e in m["epochs"]),
+                   "backbone": saved["backbone"], "image_size": saved["image_size"]}
+    else:
+        teacher = {**train(data, teacher_run, args, **teacher_kw), **teacher_kw}
+    teacher["model"] = "teacher"
     alone = {**train(data, work / "student_alone", args, **student_kw), "model": "student alone", **student_kw}
     rows = [teacher, alone]
     for alpha, temp in args.grid:
-        r = train(data, work / f"student_a{alpha:g}_t{temp:g}", args, teacher=str(work / "teacher"),
+        r = train(data, work / f"student_a{alpha:g}_t{temp:g}", args, teacher=str(teacher_run),
                   distill_alpha=alpha, distill_temperature=temp, **student_kw)
         rows.append({**r, "model": "student + teacher", **student_kw})
     for r in rows:
@@ -145,6 +162,8 @@ def main() -> None:
     ap.add_argument("--student-size", type=int, default=64)
     ap.add_argument("--teacher-backbone", default="mobilenet_v2")
     ap.add_argument("--teacher-size", type=int, default=128)
+    ap.add_argument("--teacher-run", type=Path, default=None,
+                    help="Use this finished run as the teacher instead of training one (one data set only).")
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--grid", type=_grid, default=_grid("0.5:1,0.5:2,0.5:4,0.9:4"),
