@@ -51,7 +51,8 @@ def fashion_mnist_tree(root: Path, per_class: int, test_per_class: int, seed: in
     rng = np.random.default_rng(seed)
     sources = {"train": ("train", per_class), "test": ("t10k", test_per_class)}
     for split, (prefix, n) in sources.items():
-        images, labels = _idx(FASHION / f"{prefix}-images-idx3-ubyte.gz"), _idx(FASHION / f"{prefix}-labels-idx1-ubyte.gz")
+        images = _idx(FASHION / f"{prefix}-images-idx3-ubyte.gz")
+        labels = _idx(FASHION / f"{prefix}-labels-idx1-ubyte.gz")
         for c, name in enumerate(FASHION_CLASSES):
             pick = rng.permutation(np.flatnonzero(labels == c))[:n]
             n_val = round(0.15 * n) if split == "train" else 0
@@ -156,7 +157,8 @@ def main() -> None:
     ap.add_argument("--datasets", default="roadsigns,fashion-mnist")
     ap.add_argument("--work", type=Path, default=Path("benchmarks/work/distillation"))
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results"))
-    ap.add_argument("--per-class", type=int, default=250, help="Road signs per class; Fashion-MNIST train+val per class.")
+    ap.add_argument("--per-class", type=int, default=250,
+                    help="Road signs per class; Fashion-MNIST train+val per class.")
     ap.add_argument("--test-per-class", type=int, default=100, help="Fashion-MNIST test images per class.")
     ap.add_argument("--student-backbone", default="mobilenet_v2")
     ap.add_argument("--student-size", type=int, default=64)

@@ -122,7 +122,8 @@ class PackagedWeights:
 class BackboneSpec:
     name: str
     builder: str  # the architecture's name in its library, e.g. torchvision.models.<builder>
-    weights: str | None  # torchvision weights enum and member (download, file name), e.g. "MobileNet_V2_Weights.IMAGENET1K_V1"
+    # torchvision weights enum and member (download, file name), e.g. "MobileNet_V2_Weights.IMAGENET1K_V1"
+    weights: str | None
     stages: tuple[tuple[str, ...], ...]  # ordered, input to output; module paths
     head: str  # module path of the final nn.Linear, replaced for a new class count
     input_size: int = 224

@@ -157,13 +157,14 @@ def test_lite0_through_finetune_export_int8_bench_and_the_camera_loop(tiny_data,
     finetune(FinetuneConfig(data=str(tiny_data), out=str(run), backbone="efficientnet_lite0", epochs=1,
                             batch_size=8, image_size=32, workers=0))
     saved = read_model_file(run / "model.pt")
-    assert saved["info"]["backbone"] == "efficientnet_lite0" and saved["info"]["extra"]["weights_source"] == "pip-package"
+    assert saved["info"]["backbone"] == "efficientnet_lite0"
+    assert saved["info"]["extra"]["weights_source"] == "pip-package"
     assert saved["info"]["preprocess"]["mean"] == [0.5, 0.5, 0.5]
     for target in ("tensorrt", "cpu"):
         export_run(ExportConfig(run=run, int8=True, target=target, max_drop=100.0, latency_iters=5))
         assert (run / "model.int8.onnx").is_file()
-    res = CliRunner().invoke(cli, ["bench", str(run / "model.pt"), str(run / "model.onnx"), str(run / "model.int8.onnx"),
-                                   "--iters", "3", "--warmup", "1", "--threads", "1"])
+    models = [str(run / name) for name in ("model.pt", "model.onnx", "model.int8.onnx")]
+    res = CliRunner().invoke(cli, ["bench", *models, "--iters", "3", "--warmup", "1", "--threads", "1"])
     assert res.exit_code == 0 and "onnxruntime" in res.output, res.output
     res = CliRunner().invoke(cli, ["run", str(run / "model.int8.onnx"), str(tiny_data / "test" / "circle_red"),
                                    "--headless", "--no-drop"])

@@ -15,7 +15,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -123,7 +123,7 @@ class Distiller:
     """The teacher on the trainer's device, its view of the training images, and the loss."""
 
     def __init__(self, model: nn.Module, info: ModelInfo, record: TeacherRecord, alpha: float,
-                 temperature: float, device: torch.device, channels_last: bool, autocast):
+                 temperature: float, device: torch.device, channels_last: bool, autocast: Callable[[], Any]):
         self.info, self.record, self.alpha, self.temperature = info, record, alpha, temperature
         self.pre = info.preprocess
         self.device, self.channels_last, self._autocast = device, channels_last, autocast
@@ -183,7 +183,8 @@ class Distiller:
         self.cached = self.eval_logits(self.train_images)
         log.info("teacher: cached logits of %d training images in %.1fs", len(self.cached), time.perf_counter() - t0)
 
-    def loss(self, student: torch.Tensor, labels: torch.Tensor, teacher: torch.Tensor, label_smoothing: float) -> torch.Tensor:
+    def loss(self, student: torch.Tensor, labels: torch.Tensor, teacher: torch.Tensor,
+             label_smoothing: float) -> torch.Tensor:
         return distillation_loss(student, teacher, labels, self.alpha, self.temperature, label_smoothing)
 
     def take_seconds(self) -> float:
@@ -225,8 +226,8 @@ def _no_autocast():
     return torch.autocast("cpu", enabled=False)
 
 
-def from_config(cfg, classes: Sequence[str], device: torch.device, channels_last: bool, autocast,
-                state: dict | None) -> Distiller | None:
+def from_config(cfg, classes: Sequence[str], device: torch.device, channels_last: bool,
+                autocast: Callable[[], Any], state: dict | None) -> Distiller | None:
     """The Distiller a FinetuneConfig asks for (None without --teacher), checked before any training.
 
     On --resume the teacher is reloaded from the path the run recorded and must hash the same."""

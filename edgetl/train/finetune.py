@@ -362,6 +362,11 @@ def _distillation(tr: _Trainer) -> dict | None:
     return tr.distiller.record_dict() if tr.distiller is not None else None
 
 
+def _teacher_entry(tr: _Trainer) -> dict:
+    """``{"distillation": record}`` to add to a file written for a distilled run, else nothing."""
+    return {"distillation": tr.distiller.record_dict()} if tr.distiller is not None else {}
+
+
 def _model_info(tr: _Trainer) -> ModelInfo:
     w = tr.weights_info
     return ModelInfo(backbone=tr.spec.name, labels=tuple(tr.data.classes), preprocess=tr.pre,
@@ -437,7 +442,7 @@ def _finetune(cfg: FinetuneConfig, cb: Callbacks, dist: _Dist, state: dict | Non
     stopped_early = False
     if dist.main:
         write_json(run / "config.json", {**cfg.to_dict(), "edgetl_version": __version__,
-                                         **({"distillation": _distillation(tr)} if tr.distiller else {})})
+                                         **_teacher_entry(tr)})
         write_text(run / "labels.txt", "\n".join(data.classes) + "\n")
     try:
         for epoch in range(start, cfg.epochs + 1):
@@ -458,11 +463,11 @@ def _finetune(cfg: FinetuneConfig, cb: Callbacks, dist: _Dist, state: dict | Non
                 if improved:
                     checkpoint.save_model(run / "model.pt", tr.model, _model_info(tr),
                                           metrics={"val_top1": best, "epoch": epoch}, config=cfg.to_dict(),
-                                          **({"distillation": _distillation(tr)} if tr.distiller else {}))
+                                          **_teacher_entry(tr))
                 checkpoint.save_train_state(run / "checkpoint.pt", classes=list(data.classes),
                                             **_train_state(tr, epoch, best, bad_epochs, history))
                 write_json(run / "metrics.json", {"epochs": history, "best_val_top1": best, "complete": False,
-                                                  **({"distillation": _distillation(tr)} if tr.distiller else {})})
+                                                  **_teacher_entry(tr)})
             log.info("epoch %d: loss %.4f, val top-1 %.4f%s", epoch, rec["train_loss"], rec["val_top1"],
                      " (best)" if improved else "")
             cb.on_epoch_end({**rec, "best": improved})

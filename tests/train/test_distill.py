@@ -51,10 +51,11 @@ def test_distilled_run_records_its_teacher_everywhere_and_reports_all_three(teac
     alone = tmp_path / "alone"
     finetune(_cfg(tiny_data, alone, epochs=1))
     run = tmp_path / "student"
-    res = CliRunner().invoke(cli, ["finetune", str(tiny_data), "-o", str(run), "--epochs", "2", "--backbone",
-                                   "mobilenet_v3_small", "--weights", "none", "--image-size", "32", "--batch-size", "12",
-                                   "--workers", "0", "--teacher", str(teacher), "--distill-alpha", "0.7",
-                                   "--distill-temperature", "3", "--distill-baseline", str(alone)])
+    fast = ["--backbone", "mobilenet_v3_small", "--weights", "none", "--image-size", "32", "--batch-size", "12",
+            "--workers", "0"]
+    res = CliRunner().invoke(cli, ["finetune", str(tiny_data), "-o", str(run), "--epochs", "2", *fast,
+                                   "--teacher", str(teacher), "--distill-alpha", "0.7", "--distill-temperature", "3",
+                                   "--distill-baseline", str(alone)])
     assert res.exit_code == 0, res.output
     digest = checkpoint.sha256_file(teacher / "model.pt")
     own_top1 = json.loads((teacher / "metrics.json").read_text())["test_top1"]
