@@ -81,7 +81,7 @@ def _help() -> str:
 @click.argument("data", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("-o", "--out", "out", type=click.Path(file_okay=False, path_type=Path), help="Run folder to write.")
 @click.option("--backbone", type=click.Choice(backbone_names()), default="mobilenet_v2", show_default=True)
-@click.option("--weights", default=None, help="Weights file, or 'none' for random init. Default: find torchvision's ImageNet weights.")
+@click.option("--weights", default=None, help="Weights file, or 'none' for random init. Default: find the backbone's ImageNet weights.")
 @click.option("--freeze", default="auto", callback=_freeze_value, show_default=True,
               help="Stages to freeze (BatchNorm statistics too): a number, 'auto' (the generic early ones) or 'all'.")
 @click.option("--epochs", type=click.IntRange(1), default=10, show_default=True)
