@@ -45,7 +45,7 @@ def ensure_data(root: Path, per_class: int, size: int, classes: int) -> Path:
 def train(backbone: str, data: Path, run: Path, args) -> str:
     """Fine-tune; pretrained weights where this machine has them, else random init (said in the results)."""
     common = dict(data=str(data), out=str(run), backbone=backbone, epochs=args.epochs, batch_size=args.batch_size,
-                  image_size=args.image_size, workers=1, device="cpu")
+                  image_size=args.image_size, lr=args.lr, workers=1, device="cpu")
     try:
         finetune(FinetuneConfig(**common), overwrite=True)
         return "imagenet"
@@ -141,6 +141,7 @@ def main() -> None:
     ap.add_argument("--image-size", type=int, default=64)
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=2e-3, help="Head learning rate of every fine-tune (edgetl's default).")
     ap.add_argument("--batch", type=lambda s: [int(x) for x in s.split(",")], default=[1, 8])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--warmup", type=int, default=10)

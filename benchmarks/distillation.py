@@ -134,8 +134,9 @@ def run_dataset(name: str, data: Path, args) -> list[dict]:
 
 
 def markdown(rows: list[dict], env: dict, args) -> str:
+    t = next(r for r in rows if r["model"] == "teacher")
     out = [f"Distillation: {args.student_backbone} at {args.student_size} px, alone and with a "
-           f"{args.teacher_backbone} teacher at {args.teacher_size} px; {args.epochs} epochs each, batch "
+           f"{t['backbone']} teacher at {t['image_size']} px; {args.epochs} epochs each, batch "
            f"{args.batch_size}, seed {args.seed}, one run each. Seconds are the median per epoch (training steps).", "",
            "| data | model | alpha | T | test top-1 | gain (points) | s/epoch | teacher s/epoch |",
            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
