@@ -109,7 +109,7 @@ def train(data: Path, run: Path, args, **kw) -> dict:
 
 def run_dataset(name: str, data: Path, args) -> list[dict]:
     work = args.work / name
-    teacher_kw = dict(backbone=args.teacher_backbone, image_size=args.teacher_size)
+    teacher_kw = dict(backbone=args.teacher_backbone, image_size=args.teacher_size, lr=args.teacher_lr)
     student_kw = dict(backbone=args.student_backbone, image_size=args.student_size)
     teacher_run = args.teacher_run or work / "teacher"
     if args.teacher_run:  # an existing run, e.g. one teacher for students of several seeds
@@ -165,6 +165,7 @@ def main() -> None:
     ap.add_argument("--student-size", type=int, default=64)
     ap.add_argument("--teacher-backbone", default="mobilenet_v2")
     ap.add_argument("--teacher-size", type=int, default=128)
+    ap.add_argument("--teacher-lr", type=float, default=2e-3, help="The teacher's head learning rate.")
     ap.add_argument("--teacher-run", type=Path, default=None,
                     help="Use this finished run as the teacher instead of training one (one data set only).")
     ap.add_argument("--epochs", type=int, default=8)
