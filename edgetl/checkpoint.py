@@ -66,7 +66,7 @@ def load_model(path: str | os.PathLike) -> tuple[nn.Module, ModelInfo]:
     obj = _read(path, FORMAT)
     info = ModelInfo.from_dict(obj["info"])
     spec = backbones.get_spec(info.backbone)
-    model = backbones.build_model(spec, info.num_classes)
+    model = backbones.build_model(spec, info.num_classes, info.preprocess.size)
     try:
         model.load_state_dict(obj["state_dict"], strict=True)
     except RuntimeError as exc:

@@ -9,6 +9,9 @@ import click
 from edgetl.backbones import names as backbone_names
 from edgetl.cli.progress import Bar
 from edgetl.data.layouts import LAYOUTS
+from edgetl.train.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE
+
+DISTILL_OPTIONS = ("teacher", "distill_alpha", "distill_temperature", "distill_baseline")
 
 
 def _freeze_value(ctx, param, value: str) -> str:
@@ -40,6 +43,11 @@ class FinetuneProgress:
         tt = sum(r["trainable"] for r in s["parameters"])
         tot = sum(r["total"] for r in s["parameters"])
         click.echo(f"  {'all':<{w}}  {tt:>10,}  {tot:>10,}  ({tt / tot:.1%} trainable)")
+        if s.get("distillation"):
+            d, t = s["distillation"], s["distillation"]["teacher"]
+            own = f", test top-1 {t['test_top1']:.2%} in its run" if t["test_top1"] is not None else ""
+            click.echo(f"teacher: {t['path']} ({t['backbone']} at {t['input_size']} px{own}); "
+                       f"alpha {d['alpha']:g}, temperature {d['temperature']:g}")
 
     def on_epoch_start(self, epoch: int, epochs: int, batches: int) -> None:
         if self.enabled:
@@ -55,8 +63,9 @@ class FinetuneProgress:
             self.bar.close()
             self.bar = None
         if self.enabled:
+            teacher = f"  teacher {r['teacher_seconds']:.1f} s" if "teacher_seconds" in r else ""
             click.echo(f"epoch {r['epoch']:>3}  loss {r['train_loss']:.4f}  val top-1 {r['val_top1']:.2%}  "
-                       f"{r['images_per_s'] or 0:.0f} img/s{'  *best' if r['best'] else ''}")
+                       f"{r['images_per_s'] or 0:.0f} img/s{teacher}{'  *best' if r['best'] else ''}")
 
 
 def _help() -> str:
@@ -74,7 +83,7 @@ def _help() -> str:
 @click.argument("data", required=False, type=click.Path(path_type=Path))
 @click.option("-o", "--out", "out", type=click.Path(file_okay=False, path_type=Path), help="Run folder to write.")
 @click.option("--backbone", type=click.Choice(backbone_names()), default="mobilenet_v2", show_default=True)
-@click.option("--weights", default=None, help="Weights file, or 'none' for random init. Default: find torchvision's ImageNet weights.")
+@click.option("--weights", default=None, help="Weights file, or 'none' for random init. Default: find the backbone's ImageNet weights.")
 @click.option("--freeze", default="auto", callback=_freeze_value, show_default=True,
               help="Stages to freeze (BatchNorm statistics too): a number, 'auto' (the generic early ones) or 'all'.")
 @click.option("--epochs", type=click.IntRange(1), default=10, show_default=True)
@@ -99,6 +108,14 @@ def _help() -> str:
 @click.option("--resume", "resume", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Continue the run in this folder from its last complete epoch (--epochs may raise the total).")
 @click.option("--overwrite", is_flag=True, help="Train into a run folder that already holds a model.")
+@click.option("--teacher", default=None, metavar="RUN",
+              help="Distil from this edgetl run (any backbone and input size, the same labels in the same order).")
+@click.option("--distill-alpha", type=click.FloatRange(0, 1, min_open=True), default=DEFAULT_ALPHA, show_default=True,
+              help="Weight of the teacher's soft targets; the labels' cross-entropy gets 1 - alpha.")
+@click.option("--distill-temperature", type=click.FloatRange(0, min_open=True), default=DEFAULT_TEMPERATURE,
+              show_default=True, help="Softmax temperature of teacher and student in the soft term.")
+@click.option("--distill-baseline", default=None, metavar="RUN",
+              help="A run of this student trained without the teacher, measured beside it in the final table.")
 def finetune(data, out, resume, overwrite, epochs, freeze, **opts):
     import os
 
@@ -107,6 +124,7 @@ def finetune(data, out, resume, overwrite, epochs, freeze, **opts):
 
     if resume is None and (data is None or out is None):
         raise click.UsageError("give DATA and -o RUN (or --resume RUN)")
+    _check_distill_options(resume is not None, opts)
     if resume is not None:
         out = resume
         data = data or "."
@@ -123,7 +141,34 @@ def finetune(data, out, resume, overwrite, epochs, freeze, **opts):
     for split in ("test", "val"):
         if f"{split}_top1" in m and m.get("evaluated_on") == split:
             click.echo(f"{split} top-1       {m[f'{split}_top1']:.2%} (best epoch, per-class in metrics.json)")
+    if "distillation" in m:
+        _distillation_table(m["distillation"])
     if result.stopped_early:
         click.echo("stopped early (--patience)")
     click.echo(f"run folder       {result.run}  (model.pt, metrics.json, confusion.png, labels.txt, train.log)")
     click.echo(f"next:            edgetl export {result.run} --int8")
+
+
+def _check_distill_options(resuming: bool, opts: dict) -> None:
+    """Distillation options only with --teacher, and never on --resume (the run keeps its own teacher)."""
+    ctx = click.get_current_context()
+    given = [f"--{name.replace('_', '-')}" for name in DISTILL_OPTIONS
+             if ctx.get_parameter_source(name).name != "DEFAULT"]
+    if resuming and given:
+        raise click.UsageError(f"--resume continues with the teacher and settings the run recorded: drop {given[0]}")
+    if not opts.get("teacher") and given:
+        raise click.UsageError(f"{given[0]} is for distillation: add --teacher RUN")
+
+
+def _distillation_table(d: dict) -> None:
+    """Teacher, student with the teacher and student alone, on the same split."""
+    t, s = d["teacher"], d["student"]
+    click.echo(f"distillation on {d['split']} (alpha {d['alpha']:g}, temperature {d['temperature']:g}):")
+    click.echo(f"  teacher         {d['teacher_top1']:7.2%}  {t['backbone']} at {t['input_size']} px, {t['path']}")
+    click.echo(f"  student         {d['student_top1']:7.2%}  {s['backbone']} at {s['input_size']} px, with the teacher")
+    if "baseline" in d:
+        b = d["baseline"]
+        click.echo(f"  student alone   {b['top1']:7.2%}  {b['run']['backbone']} at {b['run']['input_size']} px, "
+                   f"{b['run']['path']}")
+    else:
+        click.echo("  student alone   not measured: --distill-baseline RUN names a run of it without --teacher")

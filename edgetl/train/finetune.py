@@ -31,6 +31,7 @@ from edgetl.fileio import (check_output, check_space, describe_os_error, read_js
 from edgetl.preprocess import standardize_tensor, unit_tensor
 from edgetl.spec import ModelInfo, Preprocess
 from edgetl.train import augment as aug
+from edgetl.train import distill
 from edgetl.train.images import DecodedSplit, check_bad, decode_split, eval_batch, skip_none_collate
 from edgetl.train.metrics import plot_confusion, summarize
 
@@ -65,6 +66,10 @@ class FinetuneConfig:
     hflip: bool = False
     channels_last: str = "auto"  # "auto", "on" or "off"
     max_bad_fraction: float = 0.05
+    teacher: str | None = None  # an edgetl run (or its model.pt) whose logits guide the training
+    distill_alpha: float = distill.DEFAULT_ALPHA  # weight of the teacher's soft targets
+    distill_temperature: float = distill.DEFAULT_TEMPERATURE
+    distill_baseline: str | None = None  # a run of this student trained alone, for the final table
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -206,11 +211,12 @@ class _Trainer:
         self.channels_last = _use_channels_last(cfg, device)
         self.amp = device.type == "cuda"
         self.aug_cfg = aug.AugmentConfig(hflip=cfg.hflip)
+        self.distiller: distill.Distiller | None = None
 
     # --- model
     def build(self, state: dict | None) -> None:
         cfg, spec = self.cfg, self.spec
-        self.model = backbones.build_model(spec, len(self.data.classes))
+        self.model = backbones.build_model(spec, len(self.data.classes), self.pre.size)
         if state is None:
             sd, self.weights_info = weights.resolve(spec, cfg.weights)
             if sd is not None:
@@ -328,12 +334,13 @@ class _Trainer:
         for b in range(nb):
             idx = perm[b * bs : (b + 1) * bs]
             y = labels[idx].to(self.device)
+            draws = g.get_state()  # the teacher's view repeats the student's augmentation
             with self._autocast():
                 if feats is None:
                     logits = net(self.train_input(self._gather(train, idx), g))
                 else:
                     logits = net(feats[idx].to(self.device))
-                loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
+                loss = self.loss(logits.float(), y, idx, draws)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()
@@ -343,8 +350,18 @@ class _Trainer:
             loss_sum += lv * len(idx)
             cb.on_batch(lv)
         secs = time.perf_counter() - t0
-        return {"train_loss": loss_sum / max(1, seen), "seconds": round(secs, 3),
-                "images_per_s": round(seen * d.world / secs, 1) if secs > 0 else None}
+        rec = {"train_loss": loss_sum / max(1, seen), "seconds": round(secs, 3),
+               "images_per_s": round(seen * d.world / secs, 1) if secs > 0 else None}
+        if self.distiller is not None:
+            rec["teacher_seconds"] = self.distiller.take_seconds()
+        return rec
+
+    def loss(self, logits: torch.Tensor, y: torch.Tensor, idx: torch.Tensor, draws: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy on the labels, or with a teacher the distillation loss."""
+        if self.distiller is None:
+            return F.cross_entropy(logits, y, label_smoothing=self.cfg.label_smoothing)
+        teacher = self.distiller.train_logits(idx, draws, self.aug_cfg)
+        return self.distiller.loss(logits, y, teacher, self.cfg.label_smoothing)
 
     @staticmethod
     def _gather(split, idx: torch.Tensor) -> torch.Tensor:
@@ -359,7 +376,17 @@ def _train_state(tr: _Trainer, epoch: int, best: float, bad_epochs: int, history
             "optimizer": tr.opt.state_dict(), "scheduler": tr.sched.state_dict(), "epoch": epoch,
             "best_val_top1": best, "bad_epochs": bad_epochs, "history": history,
             "weights": dataclasses.asdict(tr.weights_info), "config": tr.cfg.to_dict(),
-            "frozen_stages": tr.frozen.k}
+            "frozen_stages": tr.frozen.k, "distillation": _distillation(tr)}
+
+
+def _distillation(tr: _Trainer) -> dict | None:
+    """The teacher record (path, sha256, its own test top-1) with alpha and T, or None without one."""
+    return tr.distiller.record_dict() if tr.distiller is not None else None
+
+
+def _teacher_entry(tr: _Trainer) -> dict:
+    """``{"distillation": record}`` to add to a file written for a distilled run, else nothing."""
+    return {"distillation": tr.distiller.record_dict()} if tr.distiller is not None else {}
 
 
 def _model_info(tr: _Trainer) -> ModelInfo:
@@ -403,11 +430,14 @@ def _finetune(cfg: FinetuneConfig, cb: Callbacks, dist: _Dist, state: dict | Non
         raise DataError(f"{cfg.data}: classes differ from the run being resumed ({len(data.classes)} vs "
                         f"{len(state['classes'])}); resume with the same data")
     tr = _Trainer(cfg, dist, device, data)
+    tr.distiller = distill.from_config(cfg, data.classes, device, tr.channels_last, tr._autocast, state)
     splits = {}
     for name in ("train", "val", "test"):
         if data.splits.get(name):
             splits[name] = decode_split(data.splits[name], tr.pre, threads=max(2, cfg.workers * 2))
             check_bad(name, splits[name], len(data.splits[name]), cfg.max_bad_fraction, data.skipped.get(name, ()))
+    if tr.distiller is not None:
+        tr.distiller.decode_train(data.splits["train"], splits["train"], threads=max(2, cfg.workers * 2))
     tr.build(state)
     if dist.main:
         check_space(run, _checkpoint_bytes(tr), f"{run}/model.pt and checkpoint.pt")
@@ -419,6 +449,8 @@ def _finetune(cfg: FinetuneConfig, cb: Callbacks, dist: _Dist, state: dict | Non
         feats = {name: tr.features(s) for name, s in splits.items()}
         log.info("cached %s features for %s images in %.1fs", tuple(feats["train"].shape[1:]),
                  sum(len(f) for f in feats.values()), time.perf_counter() - t0)
+        if tr.distiller is not None:
+            tr.distiller.cache_train_logits()
     n_train = len(splits["train"])
     bs = max(2, cfg.batch_size // dist.world)
     tr.schedule(max(1, (n_train // dist.world) // bs))
@@ -433,10 +465,12 @@ def _finetune(cfg: FinetuneConfig, cb: Callbacks, dist: _Dist, state: dict | Non
     cb.on_setup({"classes": data.classes, "layout": data.layout, "device": str(device), "world": dist.world,
                  "counts": {k: len(v) for k, v in splits.items()}, "frozen_stages": tr.k,
                  "num_stages": tr.spec.num_stages, "parameters": table, "weights": tr.weights_info.source,
-                 "channels_last": tr.channels_last, "amp": tr.amp, "start_epoch": start})
+                 "channels_last": tr.channels_last, "amp": tr.amp, "start_epoch": start,
+                 "distillation": _distillation(tr)})
     stopped_early = False
     if dist.main:
-        write_json(run / "config.json", {**cfg.to_dict(), "edgetl_version": __version__})
+        write_json(run / "config.json", {**cfg.to_dict(), "edgetl_version": __version__,
+                                         **_teacher_entry(tr)})
         write_text(run / "labels.txt", "\n".join(data.classes) + "\n")
     try:
         for epoch in range(start, cfg.epochs + 1):
@@ -456,10 +490,12 @@ def _finetune(cfg: FinetuneConfig, cb: Callbacks, dist: _Dist, state: dict | Non
             if dist.main:
                 if improved:
                     checkpoint.save_model(run / "model.pt", tr.model, _model_info(tr),
-                                          metrics={"val_top1": best, "epoch": epoch}, config=cfg.to_dict())
+                                          metrics={"val_top1": best, "epoch": epoch}, config=cfg.to_dict(),
+                                          **_teacher_entry(tr))
                 checkpoint.save_train_state(run / "checkpoint.pt", classes=list(data.classes),
                                             **_train_state(tr, epoch, best, bad_epochs, history))
-                write_json(run / "metrics.json", {"epochs": history, "best_val_top1": best, "complete": False})
+                write_json(run / "metrics.json", {"epochs": history, "best_val_top1": best, "complete": False,
+                                                  **_teacher_entry(tr)})
             log.info("epoch %d: loss %.4f, val top-1 %.4f%s", epoch, rec["train_loss"], rec["val_top1"],
                      " (best)" if improved else "")
             cb.on_epoch_end({**rec, "best": improved})
@@ -499,7 +535,19 @@ def _final_report(tr: _Trainer, run: Path, splits: dict, feats: dict | None) -> 
     out = {"best_epoch": best["metrics"]["epoch"], "evaluated_on": name, "per_class": s["per_class"],
            "confusion": s["confusion"]}
     out[f"{name}_top1"] = s["top1"]
+    if tr.distiller is not None:
+        out["distillation"] = _distillation_table(tr, name, s["top1"])
     return out
+
+
+def _distillation_table(tr: _Trainer, split: str, student_top1: float) -> dict:
+    """Teacher, student with the teacher and (given --distill-baseline) without, all on ``split``."""
+    samples, threads = tr.data.splits[split], max(2, tr.cfg.workers * 2)
+    table = {**_distillation(tr), "split": split, "teacher_top1": tr.distiller.top1(samples, threads),
+             "student": {"backbone": tr.spec.name, "input_size": tr.pre.size}, "student_top1": student_top1}
+    if tr.cfg.distill_baseline:
+        table["baseline"] = distill.baseline_top1(tr.cfg.distill_baseline, tr.data.classes, samples, threads, tr.device)
+    return table
 
 
 def load_config(run: str | os.PathLike) -> dict:

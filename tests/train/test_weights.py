@@ -25,7 +25,7 @@ def test_torch_cache_wins_and_a_tampered_file_is_refused(tmp_path, monkeypatch):
     cache = weights.torch_cache_dir()
     cache.mkdir(parents=True)
     target = cache / MNV2.weights_filename()
-    good = weights.offline_package_file(MNV2.weights_filename())
+    good = weights.offline_package_file(MNV2.packaged)
     target.write_bytes(good.read_bytes())
     _, info = weights.resolve(MNV2, None, allow_download=False)
     assert info.source == "torch-cache"
