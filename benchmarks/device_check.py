@@ -103,10 +103,10 @@ def onnxruntime_cuda(run: Path, data: Path, seconds: float) -> dict[str, Any]:
 
     export_run(ExportConfig(run=run, data=data))
     rows = []
-    for providers_ in (("cpu",), ("cuda",)):
-        report = bench_models([str(run / "model.onnx")], BenchConfig(batches=(1, 32), seconds=seconds,
-                                                                     providers=providers_)).to_dict()
-        rows += [{"providers": ",".join(providers_), **r} for r in report["results"]]
+    for provider in ("cpu", "cuda"):
+        config = BenchConfig(batches=(1, 32), seconds=seconds, options={"providers": [provider]})
+        report = bench_models([str(run / "model.onnx")], config).to_dict()
+        rows += [{"providers": provider, **r} for r in report["results"]]
     return {"available": True, "providers": providers, "results": rows}
 
 

@@ -32,7 +32,7 @@ DEFAULT_OPSET = 17
 MIN_OPSET, MAX_OPSET = 11, 20
 
 
-class _WithSoftmax(nn.Module):
+class WithSoftmax(nn.Module):
     """Logits plus their softmax as a second output."""
 
     def __init__(self, model: nn.Module):
@@ -46,7 +46,7 @@ class _WithSoftmax(nn.Module):
 
 def _trace_to_onnx(model: nn.Module, size: int, opset: int, softmax: bool) -> bytes:
     outputs = [OUTPUT_NAME, PROBS_NAME] if softmax else [OUTPUT_NAME]
-    net = _WithSoftmax(model) if softmax else model
+    net = WithSoftmax(model) if softmax else model
     buf = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the exporter's deprecation notice is not the user's concern

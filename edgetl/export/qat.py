@@ -40,7 +40,7 @@ from torch import nn
 from edgetl.data.images import ImageSet
 from edgetl.data.samples import SplitData
 from edgetl.errors import ExportError, MissingDependencyError
-from edgetl.export.onnx_export import INPUT_NAME, MAX_OPSET, OUTPUT_NAME, PROBS_NAME, _WithSoftmax
+from edgetl.export.onnx_export import INPUT_NAME, MAX_OPSET, OUTPUT_NAME, PROBS_NAME, WithSoftmax
 from edgetl.export.quantize import TargetPreset
 from edgetl.registry import Registry
 from edgetl.spec import ModelInfo
@@ -405,7 +405,7 @@ def to_onnx(prepared: torch.fx.GraphModule, info: ModelInfo, opset: int, softmax
         raise ExportError(f"--opset {opset} is not supported: use up to {MAX_OPSET}")
     with _quiet():  # convert_pt2e rewrites its argument: the prepared model stays trainable
         converted = qp.convert_pt2e(copy.deepcopy(prepared).to("cpu"))
-    net = _WithSoftmax(converted) if softmax else converted
+    net = WithSoftmax(converted) if softmax else converted
     outputs = [OUTPUT_NAME, PROBS_NAME] if softmax else [OUTPUT_NAME]
     try:
         with _quiet(), torch.no_grad():

@@ -101,7 +101,9 @@ class FinetuneResult:
 # ---------------------------------------------------------------------------------------------- setup
 
 @dataclass
-class _Dist:
+class Dist:
+    """This process's place in a torchrun job (rank 0 of 1 when run alone)."""
+
     rank: int = 0
     world: int = 1
     local_rank: int = 0
@@ -111,19 +113,20 @@ class _Dist:
         return self.rank == 0
 
 
-def _init_distributed(device: str) -> _Dist:
+def _init_distributed(device: str) -> Dist:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
-        return _Dist()
+        return Dist()
     import torch.distributed as dist
 
     if not dist.is_initialized():
         backend = "nccl" if device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()) else "gloo"
         dist.init_process_group(backend=backend)
-    return _Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+    return Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
 
 
-def _pick_device(name: str, d: _Dist) -> torch.device:
+def pick_device(name: str, d: Dist) -> torch.device:
+    """``auto`` -> CUDA where there is one; under torchrun each rank takes its local GPU."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda"):
@@ -158,7 +161,7 @@ def _prepare_run_dir(run: Path, resume: bool, overwrite: bool) -> None:
         raise OutputError(f"cannot write to the output folder {run}: {describe_os_error(exc, probe)}") from exc
 
 
-def _checkpoint_bytes(tr: "_Trainer") -> int:
+def _checkpoint_bytes(tr: "Trainer") -> int:
     """About what one epoch writes: model.pt, and checkpoint.pt with the optimizer's two moments."""
     weights = sum(t.numel() * t.element_size() for t in tr.model.state_dict().values())
     trainable = sum(p.numel() * p.element_size() for p in tr.model.parameters() if p.requires_grad)
@@ -197,8 +200,11 @@ def _log_to_file(path: Path, enabled: bool) -> Iterator[None]:
 
 # ------------------------------------------------------------------------------------------ training
 
-class _Trainer:
-    def __init__(self, cfg: FinetuneConfig, dist: _Dist, device: torch.device, data: SplitData):
+class Trainer:
+    """One fine-tuning: the model, its frozen stages, optimiser and schedule, and the train/eval steps that
+    ``finetune`` and quantization-aware training (``edgetl.train.qat``) both run."""
+
+    def __init__(self, cfg: FinetuneConfig, dist: Dist, device: torch.device, data: SplitData):
         self.cfg, self.dist, self.device, self.data = cfg, dist, device, data
         self.spec = backbones.get_spec(cfg.backbone)
         self.pre: Preprocess = self.spec.default_preprocess(cfg.image_size)
@@ -371,7 +377,7 @@ class _Trainer:
         return torch.stack([it[0] for it in items if it is not None])
 
 
-def _train_state(tr: _Trainer, epoch: int, best: float, bad_epochs: int, history: list) -> dict:
+def _train_state(tr: Trainer, epoch: int, best: float, bad_epochs: int, history: list) -> dict:
     return {"model": {k: v.detach().cpu() for k, v in tr.model.state_dict().items()},
             "optimizer": tr.opt.state_dict(), "scheduler": tr.sched.state_dict(), "epoch": epoch,
             "best_val_top1": best, "bad_epochs": bad_epochs, "history": history,
@@ -379,17 +385,17 @@ def _train_state(tr: _Trainer, epoch: int, best: float, bad_epochs: int, history
             "frozen_stages": tr.frozen.k, "distillation": _distillation(tr)}
 
 
-def _distillation(tr: _Trainer) -> dict | None:
+def _distillation(tr: Trainer) -> dict | None:
     """The teacher record (path, sha256, its own test top-1) with alpha and T, or None without one."""
     return tr.distiller.record_dict() if tr.distiller is not None else None
 
 
-def _teacher_entry(tr: _Trainer) -> dict:
+def _teacher_entry(tr: Trainer) -> dict:
     """``{"distillation": record}`` to add to a file written for a distilled run, else nothing."""
     return {"distillation": tr.distiller.record_dict()} if tr.distiller is not None else {}
 
 
-def _model_info(tr: _Trainer) -> ModelInfo:
+def _model_info(tr: Trainer) -> ModelInfo:
     w = tr.weights_info
     return ModelInfo(backbone=tr.spec.name, labels=tuple(tr.data.classes), preprocess=tr.pre,
                      extra={"weights_source": w.source, "weights_sha256": w.sha256})
@@ -419,17 +425,17 @@ def finetune(cfg: FinetuneConfig, callbacks: Callbacks | None = None, resume: bo
         return _finetune(cfg, cb, dist, state)
 
 
-def _finetune(cfg: FinetuneConfig, cb: Callbacks, dist: _Dist, state: dict | None) -> FinetuneResult:
+def _finetune(cfg: FinetuneConfig, cb: Callbacks, dist: Dist, state: dict | None) -> FinetuneResult:
     run = Path(cfg.out)
     torch.manual_seed(cfg.seed)
-    device = _pick_device(cfg.device, dist)
+    device = pick_device(cfg.device, dist)
     data = load_dataset(cfg.data, val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction, seed=cfg.seed)
     for note in data.notes:
         log.info("%s", note)
     if state is not None and list(state.get("classes", data.classes)) != list(data.classes):
         raise DataError(f"{cfg.data}: classes differ from the run being resumed ({len(data.classes)} vs "
                         f"{len(state['classes'])}); resume with the same data")
-    tr = _Trainer(cfg, dist, device, data)
+    tr = Trainer(cfg, dist, device, data)
     tr.distiller = distill.from_config(cfg, data.classes, device, tr.channels_last, tr._autocast, state)
     splits = {}
     for name in ("train", "val", "test"):
@@ -520,7 +526,7 @@ def _finetune(cfg: FinetuneConfig, cb: Callbacks, dist: _Dist, state: dict | Non
     return FinetuneResult(run, metrics, table, stopped_early, data.notes)
 
 
-def _final_report(tr: _Trainer, run: Path, splits: dict, feats: dict | None) -> dict:
+def _final_report(tr: Trainer, run: Path, splits: dict, feats: dict | None) -> dict:
     """Reload the best epoch and evaluate it on test (or val): top-1, per-class, confusion.png."""
     best = checkpoint.read_model_file(run / "model.pt")
     tr.model.load_state_dict(best["state_dict"])
@@ -540,7 +546,7 @@ def _final_report(tr: _Trainer, run: Path, splits: dict, feats: dict | None) -> 
     return out
 
 
-def _distillation_table(tr: _Trainer, split: str, student_top1: float) -> dict:
+def _distillation_table(tr: Trainer, split: str, student_top1: float) -> dict:
     """Teacher, student with the teacher and (given --distill-baseline) without, all on ``split``."""
     samples, threads = tr.data.splits[split], max(2, tr.cfg.workers * 2)
     table = {**_distillation(tr), "split": split, "teacher_top1": tr.distiller.top1(samples, threads),

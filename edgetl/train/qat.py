@@ -1,7 +1,7 @@
 """Train an already-prepared model (fake quantizers in place) for a few epochs, the way finetune trains.
 
 Quantization-aware training is fine-tuning with a different model: the run's data, decoding, augmentation,
-loss, schedule and per-epoch loop are finetune's own (``_Trainer``); only the model, the optimiser over all
+loss, schedule and per-epoch loop are finetune's own (``Trainer``); only the model, the optimiser over all
 of its parameters and the learning rate differ. Which quantizers the model holds is the caller's business
 (``edgetl.export.qat``).
 """
@@ -18,7 +18,7 @@ from torch import nn
 from edgetl.data.samples import SplitData
 from edgetl.errors import DataError
 from edgetl.spec import ModelInfo, Preprocess
-from edgetl.train.finetune import Callbacks, FinetuneConfig, _Dist, _pick_device, _Trainer
+from edgetl.train.finetune import Callbacks, FinetuneConfig, Dist, pick_device, Trainer
 from edgetl.train.images import check_bad, decode_split
 
 log = logging.getLogger(__name__)
@@ -67,8 +67,8 @@ def train_prepared(model: nn.Module, recipe: FinetuneConfig, data: SplitData, pr
     if not data.splits.get("train"):
         raise DataError(f"{data.root} has no train split: quantization-aware training fine-tunes on it")
     cb = callbacks or Callbacks()
-    dist = _Dist()
-    tr = _Trainer(recipe, dist, _pick_device(recipe.device, dist), data)
+    dist = Dist()
+    tr = Trainer(recipe, dist, pick_device(recipe.device, dist), data)
     tr.pre = preprocess  # the model's own preprocessing, as recorded in model.pt
     tr.amp = False  # the fake quantizers simulate float32 arithmetic; AMP would round before they do
     splits = {}

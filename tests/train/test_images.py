@@ -13,7 +13,7 @@ from edgetl.export.onnx_export import export_onnx
 from edgetl.preprocess import preprocess_paths, read_image
 from edgetl.runtime import open_runner
 from edgetl.spec import Preprocess
-from edgetl.train.finetune import FinetuneConfig, _Dist, _Trainer
+from edgetl.train.finetune import FinetuneConfig, Dist, Trainer
 from edgetl.train.images import decode_split, eval_batch
 
 
@@ -22,7 +22,7 @@ def test_training_eval_and_the_onnx_runner_feed_the_model_the_same_tensor(tiny_d
     data = load_dataset(tiny_data)
     cfg = FinetuneConfig(data=str(tiny_data), out=str(tmp_path / "run"), backbone="mobilenet_v3_small",
                          weights="none", image_size=image_size, workers=0)
-    tr = _Trainer(cfg, _Dist(), torch.device("cpu"), data)
+    tr = Trainer(cfg, Dist(), torch.device("cpu"), data)
     samples = data.splits["val"]
     trained_on = tr.eval_input(decode_split(samples, tr.pre, threads=1).images)
 
