@@ -79,6 +79,18 @@ def test_proposer_finds_each_sign_design_at_each_size(kind, size):
     assert located.cues[i].split()[0] == kind.split("_")[0]
 
 
+@pytest.mark.parametrize("squeeze, found", [(1.0, True), (1.5, True), (1.9, False)])
+def test_a_sign_seen_at_an_angle_is_found_and_a_tall_strip_of_red_is_not(squeeze, found):
+    """A red ring narrowed by yaw (1.5: about 48 degrees) is still a sign; narrowed to 1.9 it is the shape
+    of the strips of red surfaces that came as false signs."""
+    img = textured(3)
+    h, w = 90, int(round(90 / squeeze))
+    cv2.ellipse(img, (400, 300), (w // 2, h // 2), 0, 0, 360, RED, -1, cv2.LINE_AA)
+    cv2.ellipse(img, (400, 300), (int(w * 0.4), int(h * 0.4)), 0, 0, 360, WHITE, -1, cv2.LINE_AA)
+    box = (400 - w // 2, 300 - h // 2, 400 + w // 2, 300 + h // 2)
+    assert (best_iou(SignProposer().locate(img), box) >= 0.5) is found
+
+
 @pytest.mark.parametrize("corner", ["left", "top", "right", "bottom"])
 def test_proposer_finds_a_sign_touching_the_frame_edge_and_keeps_its_crop_inside(corner):
     img, size = textured(3), 48
