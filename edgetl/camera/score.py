@@ -198,13 +198,14 @@ class SignScorer:
     def _track_report(self, events: list[Event]) -> dict[str, Any]:
         signs = self._signs()
         by_sign: dict[int, list[Event]] = {t: [] for t in signs}
-        false = 0
+        false: list[dict[str, Any]] = []
         for e in sorted(events, key=lambda e: e.announced_frame):
             owner = self._owner(e.track_id)
             if owner in by_sign:
                 by_sign[owner].append(e)
-            elif owner is None:
-                false += 1
+            elif owner is None:  # which ones, so a user can look at the frames
+                false.append({"track_id": e.track_id, "label": e.announced_label, "announced_frame": e.announced_frame,
+                              "best_frame": e.best_frame, "best_box": list(e.best_box)})
         rows, delays = [], []
         for track, (first, truth) in sorted(signs.items(), key=lambda kv: kv[1][0]):
             evs = by_sign[track]
@@ -219,10 +220,10 @@ class SignScorer:
         minutes = (max(self.frames) - min(self.frames) + 1) / self.fps / 60 if self.frames else 0.0
         return {"signs": len(rows), "once_right": n["once_right"], "missed": n["missed"], "twice": n["twice"],
                 "wrong": n["wrong"], "once_right_rate": _rate(n["once_right"], len(rows)), "events": len(events),
-                "false_events": false, "minutes": round(minutes, 4),
-                "false_events_per_min": round(false / minutes, 3) if minutes else None,
+                "false_events": len(false), "minutes": round(minutes, 4),
+                "false_events_per_min": round(len(false) / minutes, 3) if minutes else None,
                 "delay_frames": _spread(delays), "delay_ms": _spread([1e3 * d / self.fps for d in delays]),
-                "per_sign": rows}
+                "per_sign": rows, "false": false}
 
 
 def _spread(values: list[float]) -> dict[str, float] | None:

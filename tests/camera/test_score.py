@@ -116,6 +116,7 @@ def test_track_score_counts_each_sign_once_right_missed_twice_or_wrong_and_false
     assert (t["signs"], t["once_right"], t["missed"], t["twice"], t["wrong"]) == (3, 1, 1, 1, 0)
     assert t["false_events"] == 1 and t["minutes"] == pytest.approx(40 / 10 / 60, abs=1e-4)
     assert t["false_events_per_min"] == pytest.approx(15.0, abs=0.01)
+    assert [(e["track_id"], e["label"], e["announced_frame"]) for e in t["false"]] == [(14, "stop", 33)]
     by = {row["label"]: row for row in t["per_sign"]}
     assert by["stop"]["delay_frames"] == 2 and by["stop"]["recognisable_from"] == 3
     assert by["speed_50"]["outcome"] == "missed" and by["yield"]["outcome"] == "twice"
