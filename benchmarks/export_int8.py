@@ -8,8 +8,9 @@ issue's targets). The script runs ``edgetl export RUN --int8 --target cpu --rech
 the same calibration set in the registered CPU forms (cpu-avx2, cpu-vnni) and the other forms tried
 (QDQ/QOperator x U8S8/S8S8/U8U8, per-tensor weights) and methods, and times FP32, the product's model and
 every form in the same interleaved rounds at batch 1. The product's model and the former preset
-(cpu-avx2) are also timed as a pair on their own: in a rotation of many models each one always runs
-after the same neighbour (the model after FP32 finds its caches emptied), which a pair does not suffer.
+(cpu-avx2) are also timed as a pair on their own: among many models, whichever runs right after FP32 finds
+its caches emptied (the order is shuffled each round, so that cost is spread, not removed), which a pair
+without FP32 does not suffer.
 
 Results are named by the CPU's class (see edgetl.export.quantize.CPU_CLASSES), so a run on a VNNI CPU
 writes export_int8_vnni.{json,md} beside the AVX2 CPU's export_int8_avx2.{json,md} instead of replacing
@@ -202,8 +203,8 @@ def markdown(r: dict) -> str:
         "Rows marked `tensorrt` or `@reference` are judged with Q/DQ executed as written (onnxruntime with graph "
         "optimisations off, the arithmetic TensorRT implements); the others with onnxruntime's optimised CPU "
         "kernels, which is what runs on this CPU. Latency only for forms that run on this CPU. All of them run "
-        "in one rotation, where each model always follows the same neighbour: compare speed-ups of a few "
-        "percent with the pair above, not here.",
+        "in the same rounds, in an order shuffled each round; whichever runs right after FP32 finds its caches "
+        "emptied: compare speed-ups of a few percent with the pair above, not here.",
         "",
         "| form / method | val top-1 | val drop (pts) | test top-1 | test drop (pts) | agreement (val) | latency ms | speed-up |",
         "|---|---|---|---|---|---|---|---|",
