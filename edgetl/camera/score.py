@@ -30,7 +30,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from edgetl.camera.smoothing import UNKNOWN
-from edgetl.camera.track import Detection, Event
+from edgetl.camera.track import Detection, Event, greedy_pairs
 from edgetl.data.groundtruth import GroundTruth, SignTruth, load_ground_truth
 from edgetl.errors import EdgetlError
 from edgetl.proposals import box_iou
@@ -101,19 +101,6 @@ def _rate(n: int, d: int) -> float | None:
     return round(n / d, 4) if d else None
 
 
-def _match(iou: np.ndarray, minimum: float) -> list[tuple[int, int]]:
-    """One-to-one (row, column) pairs at ``iou >= minimum``, highest first."""
-    pairs = np.argwhere(iou >= minimum)
-    pairs = pairs[np.argsort(-iou[pairs[:, 0], pairs[:, 1]], kind="stable")]
-    rows, cols, out = set(), set(), []
-    for r, c in pairs.tolist():
-        if r not in rows and c not in cols:
-            rows.add(r)
-            cols.add(c)
-            out.append((r, c))
-    return out
-
-
 class SignScorer:
     """Accumulates each processed frame's boxes and their tracks; ``report(events)`` scores the run."""
 
@@ -146,7 +133,7 @@ class SignScorer:
             c["located"] += int(sum(h and r for h, r in zip(hit, recognisable)))
         dboxes = np.asarray([d.box for d, _ in signs], np.float64).reshape(-1, 4)
         iou = box_iou(dboxes, tboxes) if len(placed) and len(signs) else np.zeros((len(signs), len(placed)))
-        matched = _match(iou, MATCH_IOU)
+        matched = greedy_pairs(iou, iou >= MATCH_IOU)
         c["boxes"] += len(signs)
         for di, ti in matched:
             if not recognisable[ti]:
@@ -249,12 +236,7 @@ def format_report(r: dict[str, Any]) -> list[str]:
              f"  no sign:      false alarms {r['false_alarms']}/{r['no_sign_frames']} = {pct(r['false_alarm_rate'])}"]
     for c, v in r["per_class"].items():
         lines.append(f"  recall {c}: {v['recognised']}/{v['frames']} = {pct(v['recall'])}")
-    if r["frames_not_scored"]:
-        lines.append(f"  {r['frames_not_scored']} frames were not processed (dropped to keep up, or the run "
-                     f"stopped early); use --no-drop to score every frame")
-    if r["classes_the_model_lacks"]:
-        lines.append(f"  the model has no label for {', '.join(r['classes_the_model_lacks'])}: their recall is 0")
-    return lines
+    return lines + _caveats(r, ": their recall is 0")
 
 
 def format_sign_report(r: dict[str, Any]) -> list[str]:
@@ -272,11 +254,17 @@ def format_sign_report(r: dict[str, Any]) -> list[str]:
         d, ms = t["delay_frames"], t["delay_ms"]
         lines.append(f"  delay from recognisable to announced: p50 {d['p50']:g} frames ({ms['p50']:.0f} ms), "
                      f"p90 {d['p90']:g} frames ({ms['p90']:.0f} ms)")
+    return lines + _caveats(r, "")
+
+
+def _caveats(r: dict[str, Any], lacking_note: str) -> list[str]:
+    """The lines both reports end with: frames not scored, and labels the model lacks."""
+    lines = []
     if r["frames_not_scored"]:
         lines.append(f"  {r['frames_not_scored']} frames were not processed (dropped to keep up, or the run stopped "
                      f"early); use --no-drop to score every frame")
     if r["classes_the_model_lacks"]:
-        lines.append(f"  the model has no label for {', '.join(r['classes_the_model_lacks'])}")
+        lines.append(f"  the model has no label for {', '.join(r['classes_the_model_lacks'])}{lacking_note}")
     return lines
 
 

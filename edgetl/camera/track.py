@@ -215,7 +215,7 @@ class Track:
             best_box=best.box, frames=self.frames, final=final)
 
 
-def _greedy(value: np.ndarray, allowed: np.ndarray) -> list[tuple[int, int]]:
+def greedy_pairs(value: np.ndarray, allowed: np.ndarray) -> list[tuple[int, int]]:
     """(row, column) pairs, highest ``value`` first, each row and column used once, ``allowed`` only."""
     pairs = np.argwhere(allowed)
     pairs = pairs[np.argsort(-value[pairs[:, 0], pairs[:, 1]], kind="stable")]
@@ -283,7 +283,7 @@ class IouTracker:
         gap = np.asarray([frame - t.frame - 1 for t in self.tracks], np.float64)
         same = np.asarray([[t.leader == d.label for d in detections] for t in self.tracks], bool)
         allowed = (gap[:, None] <= LOST_AFTER) | same
-        out = _greedy(iou, (iou >= self.config.iou_min) & allowed)
+        out = greedy_pairs(iou, (iou >= self.config.iou_min) & allowed)
         cx, cy = (det[:, 0] + det[:, 2]) / 2, (det[:, 1] + det[:, 3]) / 2
         widen = np.minimum(1.0 + GAP_WIDEN * np.maximum(gap, 0), 3.0)[:, None]
         pcx, pcy = (pred[:, 0] + pred[:, 2]) / 2, (pred[:, 1] + pred[:, 3]) / 2
@@ -296,7 +296,7 @@ class IouTracker:
             near[ti, :] = False
             near[:, di] = False
         closeness = -np.hypot(pcx[:, None] - cx[None, :], pcy[:, None] - cy[None, :])
-        return out + _greedy(closeness, near)
+        return out + greedy_pairs(closeness, near)
 
     def _duplicate_of(self, d: Detection, seen: set[int]) -> int | None:
         """The id of a track matched in this frame that ``d`` overlaps: a second box on one sign."""
