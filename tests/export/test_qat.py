@@ -51,29 +51,17 @@ class Graph:
         return next((a.i for a in node.attribute if a.name == "axis"), None)
 
 
-def _sabotage_first_layer(run_dir) -> None:
-    """Give PTQ's first layer a far too narrow activation range in its calibration cache, so PTQ needs
-    float fallbacks (QAT calibrates its own ranges and is not affected)."""
-    (cache,) = list((run_dir / "calib_cache").iterdir())
-    doc = json.loads(cache.read_text())
-    hit = [k for k in doc["data"] if "features.0/" in k]
-    assert hit
-    for k in hit:
-        doc["data"][k]["lowest"]["data"], doc["data"][k]["highest"]["data"] = [-1e-2], [1e-2]
-    cache.write_text(json.dumps(doc))
-
-
 def _files(run) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
 
 
 @pytest.fixture(scope="module")
-def auto_run(tmp_path_factory, tiny_model, tiny_data, make_run):
+def auto_run(tmp_path_factory, tiny_model, tiny_data, make_run, sabotage_first_layer):
     """``export --int8 --target tensorrt --qat auto`` on a run whose PTQ needs float fallbacks (CLI)."""
     run = make_run(tmp_path_factory.mktemp("qat") / "run", tiny_model, tiny_data)
     first = export_run(ExportConfig(run=run, int8=True, target="tensorrt", max_drop=0.0, latency_iters=5))
     assert first.report["int8"]["float_nodes"] == []
-    _sabotage_first_layer(run)
+    sabotage_first_layer(run)  # PTQ needs float fallbacks; QAT calibrates its own ranges
     res = CliRunner().invoke(cli, ["export", str(run), "--int8", "--target", "tensorrt", "--max-drop", "0",
                                    "--qat", "auto", "--qat-epochs", "1"])
     assert res.exit_code == 0, res.output
