@@ -37,3 +37,18 @@ def test_demo_tiny_runs_every_stage_and_reports(tmp_path):
     res = CliRunner().invoke(cli, ["demo", "--tiny", "--out", str(other)])
     assert res.exit_code == 1 and "not an edgetl demo folder" in res.output
     assert (other / "notes.txt").read_text() == "keep"
+
+
+def _score(p50_frames: float, p50_ms: float) -> dict:
+    return {"roi": "located by signs", "score": {"frames": {}, "tracks": {
+        "signs": 2, "once_right": 2, "false_events": 0, "false_events_per_min": 0.0,
+        "delay_frames": {"p50": p50_frames, "p90": p50_frames}, "delay_ms": {"p50": p50_ms, "p90": p50_ms}}}}
+
+
+def test_the_announcement_delay_reads_before_or_after_by_its_sign():
+    from edgetl.cli.demo import _sign_rows
+
+    late = dict(_sign_rows(_score(3, 100)))["false events"]
+    early = dict(_sign_rows(_score(-10, -333)))["false events"]
+    assert "announced p50 3 frames (100 ms) after a sign is recognisable" in late
+    assert "announced p50 10 frames (333 ms) before a sign is recognisable" in early

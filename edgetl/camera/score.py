@@ -253,7 +253,9 @@ def format_sign_report(r: dict[str, Any]) -> list[str]:
     if t["delay_frames"]:
         d, ms = t["delay_frames"], t["delay_ms"]
         lines.append(f"  delay from recognisable to announced: p50 {d['p50']:g} frames ({ms['p50']:.0f} ms), "
-                     f"p90 {d['p90']:g} frames ({ms['p90']:.0f} ms)")
+                     f"p90 {d['p90']:g} frames ({ms['p90']:.0f} ms)"
+                     + ("; negative: announced before the sign grew large enough to count as recognisable"
+                        if d["p50"] < 0 else ""))
     return lines + _caveats(r, "")
 
 

@@ -21,8 +21,9 @@ def _sign_rows(cam: dict) -> list[tuple[str, str]]:
     delay = t.get("delay_frames") or {}
     delay_ms = t.get("delay_ms") or {}
     per_min = t.get("false_events_per_min")
-    when = (f"; announced p50 {delay['p50']:g} frames ({delay_ms['p50']:.0f} ms) after a sign is recognisable"
-            if delay else "")
+    side = "after" if delay and delay["p50"] >= 0 else "before"  # a sign can be named before it counts as recognisable
+    when = (f"; announced p50 {abs(delay['p50']):g} frames ({abs(delay_ms['p50']):.0f} ms) {side} a sign is "
+            f"recognisable" if delay else "")
     return [
         ("signs announced", f"{t.get('once_right', 0)} of {t.get('signs', 0)} once with the right label "
                             f"({_pct(t.get('once_right_rate'))}); missed {t.get('missed', 0)}, twice "
