@@ -8,7 +8,7 @@ fine-tune the demo's model on it (MobileNetV2, ``edgetl.train.finetune``, --free
     signs lost         sign images called background
     background right   background images called background
   video (the drive-by video, rendered in memory; the sign proposer's crops through the model as the
-  camera loop runs them: ``edgetl.camera.locate.infer_crops``; a call counts as a sign when it is not
+  camera loop runs them: ``edgetl.camera.classify.infer_crops``; a call counts as a sign when it is not
   background and its confidence is at least --min-confidence, the tracker's default)
     sign crops right   proposals at IoU >= 0.5 with a recognisable sign called its label
     sign crops lost    ... called background (or below the confidence)
@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from edgetl.bench.environment import collect
-from edgetl.camera.locate import infer_crops
+from edgetl.camera.classify import infer_crops
 from edgetl.fileio import read_json, write_json, write_text
 from edgetl.proposals import SignProposer, box_iou
 from edgetl.runtime import open_runner

@@ -46,7 +46,8 @@ import cv2
 import numpy as np
 
 from edgetl.bench.environment import collect
-from edgetl.camera.locate import Locator, crop_batch, infer_crops
+from edgetl.camera.classify import infer_crops
+from edgetl.camera.locate import Locator, crop_batch
 from edgetl.proposals import FrameLocator, SignConfig, SignProposer, WindowConfig, WindowLocator, box_iou
 from edgetl.synth.video import VideoConfig, plan_segments, render_frames
 from edgetl.fileio import write_json

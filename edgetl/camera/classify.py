@@ -72,3 +72,8 @@ class CropClassifier:
         if not parts:
             return Classified(np.zeros((0, r.info.num_classes), np.float32), prep * 1e3, infer * 1e3)
         return Classified(parts[0] if len(parts) == 1 else np.concatenate(parts), prep * 1e3, infer * 1e3)
+
+
+def infer_crops(runner: Runner, frame_bgr: np.ndarray, crops: np.ndarray, max_batch: int = MAX_BATCH) -> np.ndarray:
+    """Logits for the crops of one frame, as the loop's classify stage computes them (for benchmarks)."""
+    return CropClassifier(runner, max_batch).classify(frame_bgr, crops).logits

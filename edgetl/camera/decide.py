@@ -29,11 +29,12 @@ TopK = tuple[tuple[str, float], ...]
 
 @dataclass(frozen=True)
 class Decided:
-    """A frame after postprocessing: a detection per located box, each box's top-k, and the answer
-    the frame shows so far (a box locator settles it after tracking, ``show``)."""
+    """A frame after postprocessing: a detection per located box, each box's probabilities (the top-k
+    is taken only of the box the frame shows), and the answer the frame shows so far (a box locator
+    settles it after tracking, ``show``)."""
 
     detections: tuple[Detection, ...]
-    topk: tuple[TopK, ...]
+    probs: np.ndarray | None = None
     label: str = UNKNOWN
     confidence: float = 0.0
 
@@ -64,15 +65,14 @@ class SmoothedAnswer:
 
     def decide(self, located: Located, logits: np.ndarray) -> Decided:
         if len(logits) == 0:  # a frame with no pixels: nothing to smooth
-            return Decided((), (), UNKNOWN, 0.0)
+            return Decided((), None, UNKNOWN, 0.0)
         probs = softmax(logits)[0]
         d = self.smoother.update(probs)
         box = tuple(int(v) for v in located.boxes[0])
-        return Decided((Detection(box, d.label, d.confidence),), (_topk(probs, self.labels, self.k),),
-                       d.label, d.confidence)
+        return Decided((Detection(box, d.label, d.confidence),), probs[None], d.label, d.confidence)
 
     def show(self, decided: Decided, step: TrackStep) -> Shown:
-        topk = decided.topk[0] if decided.topk else ()
+        topk = _topk(decided.probs[0], self.labels, self.k) if decided.probs is not None else ()
         boxes = tuple(zip(decided.detections, step.track_ids))
         return Shown(decided.label, decided.confidence, topk, boxes)
 
@@ -86,12 +86,12 @@ class BoxAnswers:
 
     def decide(self, located: Located, logits: np.ndarray) -> Decided:
         if len(logits) == 0:
-            return Decided((), ())
+            return Decided(())
         probs = softmax(logits)
         top = probs.argmax(axis=1)
         dets = tuple(Detection(tuple(int(v) for v in b), self.labels[j], float(p[j]))
                      for b, j, p in zip(located.boxes, top, probs))
-        return Decided(dets, tuple(_topk(p, self.labels, self.k) for p in probs))
+        return Decided(dets, probs)
 
     def show(self, decided: Decided, step: TrackStep) -> Shown:
         """The sign boxes with their tracks; the frame shows the most confident one in a confirmed track."""
@@ -106,4 +106,4 @@ class BoxAnswers:
         if best is None:
             return Shown(UNKNOWN, 0.0, (), tuple(boxes))
         d = decided.detections[best]
-        return Shown(d.label, d.confidence, decided.topk[best], tuple(boxes))
+        return Shown(d.label, d.confidence, _topk(decided.probs[best], self.labels, self.k), tuple(boxes))

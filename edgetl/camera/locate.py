@@ -10,8 +10,8 @@ is given. Locators are entries of ``LOCATORS``, each with its options as data (t
 
 ``choose_locator`` is the rule that picks one when the user names none (see its docstring).
 ``crop_batch`` turns the crops of one frame into one model batch with the deployment preprocessing;
-``infer_batch`` runs a batch through a Runner in chunks its batch range accepts; ``infer_crops`` does
-both for one frame, chunk by chunk when the crops are many (sliding windows).
+``infer_batch`` runs a batch through a Runner in chunks its batch range accepts (the classify stage,
+``edgetl.camera.classify``, does both for a frame, chunk by chunk when the crops are many).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any, Callable, Mapping, Protocol, Sequence
 import numpy as np
 
 from edgetl.errors import EdgetlError
-from edgetl.preprocess import normalize, prepare_uint8
+from edgetl.preprocess import crop_roi, preprocess_frames
 from edgetl.proposals import (SIGN_COLOURS, SIGN_FILL, Box, FrameLocator, Located, SignConfig, SignProposer,
                               WindowConfig, WindowLocator, window_grid)
 from edgetl.registry import Registry
@@ -216,10 +216,8 @@ def locator_options() -> list[LocatorOption]:
 
 def crop_batch(frame_bgr: np.ndarray, crops: np.ndarray, p: Preprocess) -> np.ndarray:
     """The crops of one frame as one model batch (N, 3, size, size) float32, each crop prepared exactly
-    as ``Runner.preprocess`` prepares a frame (``preprocess.prepare_uint8`` then ``normalize``)."""
-    if len(crops) == 0:
-        return np.zeros((0, 3, p.size, p.size), np.float32)
-    return normalize(np.stack([prepare_uint8(frame_bgr, p, roi=c) for c in crops]), p)
+    as ``Runner.preprocess`` prepares a frame (``preprocess.preprocess_frames``)."""
+    return preprocess_frames((crop_roi(frame_bgr, c) for c in crops), p)
 
 
 def batch_chunks(n: int, batch_range: tuple[int, int | None]) -> list[tuple[int, int]]:
@@ -242,13 +240,3 @@ def infer_batch(runner: Runner, batch: np.ndarray) -> np.ndarray:
             part = np.concatenate([part, np.zeros((lo - len(part), *part.shape[1:]), part.dtype)])
         out.append(runner.infer(part)[: b - a])
     return np.concatenate(out)
-
-
-def infer_crops(runner: Runner, frame_bgr: np.ndarray, crops: np.ndarray, max_batch: int = 64) -> np.ndarray:
-    """Logits for the crops of one frame: one batch when they fit in ``max_batch`` and the runner's
-    range (a sign proposer's handful), else chunk by chunk, each prepared just before it runs, so a
-    frame of a thousand windows never holds all their pixels at once."""
-    hi = min(max_batch, runner.batch_range[1] or max_batch)
-    p = runner.info.preprocess
-    parts = [infer_batch(runner, crop_batch(frame_bgr, crops[i:i + hi], p)) for i in range(0, len(crops), hi)]
-    return np.concatenate(parts) if parts else np.zeros((0, runner.info.num_classes), np.float32)

@@ -221,21 +221,27 @@ def _spread(values: list[float]) -> dict[str, float] | None:
                                                 ("min", a.min()), ("max", a.max()))}
 
 
-def _pct(v: float | None) -> str:
+def percent(v: float | None) -> str:
+    """A rate as the reports print it: one decimal, or n/a."""
     return "n/a" if v is None else f"{100 * v:.1f}%"
+
+
+def announced_when(frames: float, ms: float) -> str:
+    """'N frames (M ms) after' or '... before': when a sign was announced against when it became
+    recognisable (a sign can be named before the truth counts it as large enough)."""
+    return f"{abs(frames):g} frames ({abs(ms):.0f} ms) {'after' if frames >= 0 else 'before'}"
 
 
 def format_report(r: dict[str, Any]) -> list[str]:
     """The score as a few lines of text for the terminal."""
     if r.get("kind") == SignScorer.kind:
         return format_sign_report(r)
-    pct = _pct
     lines = [f"ground truth {r['ground_truth']} ({r['roi']}): scored {r['frames_scored']} of "
              f"{r['frames_in_truth']} frames",
-             f"  sign in view: recognised {r['recognised']}/{r['sign_frames']} = {pct(r['recognition_rate'])}",
-             f"  no sign:      false alarms {r['false_alarms']}/{r['no_sign_frames']} = {pct(r['false_alarm_rate'])}"]
+             f"  sign in view: recognised {r['recognised']}/{r['sign_frames']} = {percent(r['recognition_rate'])}",
+             f"  no sign:      false alarms {r['false_alarms']}/{r['no_sign_frames']} = {percent(r['false_alarm_rate'])}"]
     for c, v in r["per_class"].items():
-        lines.append(f"  recall {c}: {v['recognised']}/{v['frames']} = {pct(v['recall'])}")
+        lines.append(f"  recall {c}: {v['recognised']}/{v['frames']} = {percent(v['recall'])}")
     return lines + _caveats(r, ": their recall is 0")
 
 
@@ -244,18 +250,16 @@ def format_sign_report(r: dict[str, Any]) -> list[str]:
     f, t = r["frames"], r["tracks"]
     lines = [f"ground truth {r['ground_truth']} (located by {r['locator']}, no help from the truth): scored "
              f"{r['frames_scored']} of {r['frames_in_truth']} frames",
-             f"  frames: detection recall {_pct(f['recall'])} ({f['hits']}/{f['signs']} recognisable signs boxed "
-             f"at IoU >= {MATCH_IOU}; the locator alone {_pct(f['located_recall'])}), precision {_pct(f['precision'])}"
-             f" ({f['false_alarms']} false boxes), label accuracy {_pct(f['label_accuracy'])} of matched boxes",
+             f"  frames: detection recall {percent(f['recall'])} ({f['hits']}/{f['signs']} recognisable signs boxed "
+             f"at IoU >= {MATCH_IOU}; the locator alone {percent(f['located_recall'])}), precision {percent(f['precision'])}"
+             f" ({f['false_alarms']} false boxes), label accuracy {percent(f['label_accuracy'])} of matched boxes",
              f"  tracks: {t['signs']} signs: announced once with the right label {t['once_right']} "
-             f"({_pct(t['once_right_rate'])}), missed {t['missed']}, twice {t['twice']}, wrong label {t['wrong']}; "
+             f"({percent(t['once_right_rate'])}), missed {t['missed']}, twice {t['twice']}, wrong label {t['wrong']}; "
              f"false events {t['false_events']} ({_per_min(t['false_events_per_min'])} per minute)"]
     if t["delay_frames"]:
         d, ms = t["delay_frames"], t["delay_ms"]
-        lines.append(f"  delay from recognisable to announced: p50 {d['p50']:g} frames ({ms['p50']:.0f} ms), "
-                     f"p90 {d['p90']:g} frames ({ms['p90']:.0f} ms)"
-                     + ("; negative: announced before the sign grew large enough to count as recognisable"
-                        if d["p50"] < 0 else ""))
+        lines.append(f"  announced p50 {announced_when(d['p50'], ms['p50'])}, p90 "
+                     f"{announced_when(d['p90'], ms['p90'])} a sign became recognisable")
     return lines + _caveats(r, "")
 
 

@@ -281,7 +281,8 @@ class IouTracker:
         det = np.asarray([d.box for d in detections], np.float64)
         iou = np.maximum(box_iou(pred, det), box_iou(last, det))
         gap = np.asarray([frame - t.frame - 1 for t in self.tracks], np.float64)
-        same = np.asarray([[t.leader == d.label for d in detections] for t in self.tracks], bool)
+        leaders = [t.leader for t in self.tracks]
+        same = np.asarray([[lead == d.label for d in detections] for lead in leaders], bool)
         allowed = (gap[:, None] <= LOST_AFTER) | same
         out = greedy_pairs(iou, (iou >= self.config.iou_min) & allowed)
         cx, cy = (det[:, 0] + det[:, 2]) / 2, (det[:, 1] + det[:, 3]) / 2

@@ -6,12 +6,9 @@ from pathlib import Path
 
 import click
 
+from edgetl.camera.score import announced_when, percent
 from edgetl.cli.finetune import FinetuneProgress
 from edgetl.cli.progress import Bar
-
-
-def _pct(v) -> str:
-    return "n/a" if v is None else f"{v:.1%}"
 
 
 def _sign_rows(cam: dict) -> list[tuple[str, str]]:
@@ -21,17 +18,16 @@ def _sign_rows(cam: dict) -> list[tuple[str, str]]:
     delay = t.get("delay_frames") or {}
     delay_ms = t.get("delay_ms") or {}
     per_min = t.get("false_events_per_min")
-    side = "after" if delay and delay["p50"] >= 0 else "before"  # a sign can be named before it counts as recognisable
-    when = (f"; announced p50 {abs(delay['p50']):g} frames ({abs(delay_ms['p50']):.0f} ms) {side} a sign is "
-            f"recognisable" if delay else "")
+    when = (f"; announced p50 {announced_when(delay['p50'], delay_ms['p50'])} a sign is recognisable"
+            if delay else "")
     return [
         ("signs announced", f"{t.get('once_right', 0)} of {t.get('signs', 0)} once with the right label "
-                            f"({_pct(t.get('once_right_rate'))}); missed {t.get('missed', 0)}, twice "
+                            f"({percent(t.get('once_right_rate'))}); missed {t.get('missed', 0)}, twice "
                             f"{t.get('twice', 0)}, wrong label {t.get('wrong', 0)}"),
         ("false events", f"{t.get('false_events', 0)} ({'n/a' if per_min is None else f'{per_min:.2f}'} per minute)"
                          f"{when}"),
-        ("frame detection", f"recall {_pct(f.get('recall'))} of recognisable signs at IoU 0.5, precision "
-                            f"{_pct(f.get('precision'))}, label accuracy {_pct(f.get('label_accuracy'))} of matched "
+        ("frame detection", f"recall {percent(f.get('recall'))} of recognisable signs at IoU 0.5, precision "
+                            f"{percent(f.get('precision'))}, label accuracy {percent(f.get('label_accuracy'))} of matched "
                             f"boxes"),
         ("", f"({cam['roi']}; the ground truth only scores the run)"),
     ]

@@ -9,8 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from edgetl.camera.locate import (DEFAULT_LOCATOR, LOCATORS, batch_chunks, crop_batch, infer_batch, infer_crops,
-                                  locator_options, make_locator)
+from edgetl.camera.classify import infer_crops
+from edgetl.camera.locate import (DEFAULT_LOCATOR, LOCATORS, batch_chunks, crop_batch, infer_batch, locator_options,
+                                  make_locator)
 from edgetl.proposals import (FrameLocator, Located, SignConfig, SignProposer, WindowConfig, WindowLocator, box_iou,
                               pad_to_crops, window_grid)
 from edgetl.errors import EdgetlError
