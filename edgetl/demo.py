@@ -14,10 +14,13 @@ import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from edgetl.errors import EdgetlError
 from edgetl.fileio import read_json, write_json
+
+if TYPE_CHECKING:
+    from edgetl.synth.roadsigns import RoadSignConfig
 
 log = logging.getLogger(__name__)
 
@@ -115,11 +118,17 @@ def run_demo(cfg: DemoConfig, step: Step | None = None, train_callbacks: Any = N
     return summary
 
 
-def _data(cfg: DemoConfig, out: Path, step: Step, progress: Any) -> dict:
-    from edgetl.synth.roadsigns import RoadSignConfig, generate_roadsigns
+def roadsign_config(cfg: DemoConfig) -> "RoadSignConfig":
+    """The synthetic data set the demo generates."""
+    from edgetl.synth.roadsigns import RoadSignConfig
 
-    manifest = generate_roadsigns(out / "data", RoadSignConfig(per_class=cfg.preset.per_class, image_size=(64, 64),
-                                                               seed=cfg.seed), progress=progress)
+    return RoadSignConfig(per_class=cfg.preset.per_class, image_size=(64, 64), seed=cfg.seed)
+
+
+def _data(cfg: DemoConfig, out: Path, step: Step, progress: Any) -> dict:
+    from edgetl.synth.roadsigns import generate_roadsigns
+
+    manifest = generate_roadsigns(out / "data", roadsign_config(cfg), progress=progress)
     counts = {split: s["images"] for split, s in manifest["splits"].items()}
     step("data", f"{len(manifest['classes'])} synthetic road-sign classes, " +
          ", ".join(f"{k} {v}" for k, v in counts.items()))

@@ -90,7 +90,7 @@ def roadsigns(out: Path, per_class: int, image_size: tuple[int, int], seed: int,
     cfg = RoadSignConfig(per_class=per_class, image_size=image_size, seed=seed, classes=classes,
                          views_per_track=views_per_track, format=fmt, workers=workers, background=bg)
     validate(cfg)
-    total = per_class * len(cfg.class_names()) + cfg.background_images()
+    total = cfg.num_images()
     start = time.perf_counter()
     with Bar(total, desc="road signs", unit="img") as bar, writing(out):  # a full disk names OUT
         manifest = generate_roadsigns(out, cfg, overwrite=overwrite, progress=bar.update)

@@ -65,9 +65,8 @@ def _table(s: dict) -> list[str]:
 def demo(out: Path, fast: bool, tiny: bool, seed: int) -> None:
     """Generate synthetic road signs, fine-tune MobileNetV2, export FP32 and INT8, benchmark, find, track
     and announce the signs of a drive-by video with the camera loop, and print one table. Runs offline."""
-    from edgetl.demo import DemoConfig, run_demo
+    from edgetl.demo import DemoConfig, roadsign_config, run_demo
     from edgetl.fileio import check_output
-    from edgetl.synth.draw import SIGN_CLASSES
 
     check_output(out, kind="folder")
 
@@ -91,7 +90,7 @@ def demo(out: Path, fast: bool, tiny: bool, seed: int) -> None:
                f"{cfg.preset.video_seconds:.0f} s video -> {out}/")
     try:
         summary = run_demo(cfg, step, train_callbacks=FinetuneProgress(True),
-                           data_progress=bar(total=cfg.preset.per_class * len(SIGN_CLASSES), desc="road signs", unit="img"),
+                           data_progress=bar(total=roadsign_config(cfg).num_images(), desc="road signs", unit="img"),
                            video_progress=bar(total=int(cfg.preset.video_seconds * 30), desc="drive-by video", unit="frame"))
     finally:
         while bars:

@@ -73,6 +73,10 @@ class RoadSignConfig:
             return int(round(BACKGROUND_PER_CLASS * self.per_class))
         return self.background
 
+    def num_images(self) -> int:
+        """How many images the set holds: the signs, then the background class."""
+        return self.per_class * len(self.class_names()) + self.background_images()
+
     def labels(self) -> tuple[str, ...]:
         """Every class written, in label order: the signs, then ``background`` unless it is left out."""
         return self.class_names() + ((BACKGROUND,) if self.background_images() > 0 else ())

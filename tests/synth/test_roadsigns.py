@@ -59,6 +59,8 @@ def test_tracks_never_cross_splits_and_calib_shares_nothing_with_test(small_set)
             assert not groups[a] & groups[b], (a, b)
     test_bytes = {s.path.read_bytes() for s in data.splits["test"]}
     assert not test_bytes & {s.path.read_bytes() for s in data.splits["calib"]}
+    # what progress bars count to: every image written, the background class included
+    assert sum(len(v) for v in data.splits.values()) == RoadSignConfig(**SMALL).num_images()
 
 
 def test_same_seed_same_bytes_whatever_the_workers(small_set, tmp_path):
