@@ -534,10 +534,10 @@ def _qat_stage(job: _QatJob, ptq: _PtqOutcome) -> None:
     lat, speed = job.timed({"ptq": out, **({"all_int8": ptq.all_int8} if ptq.all_int8 else {})}) \
         if ptq.trial else (None, {})
     cost = None if lat is None else qat.speed_cost(speed["all_int8"], speed["ptq"]) if "all_int8" in speed else 0.0
-    why = qat.why_qat(q, job.preset, job.candidate("ptq", ptq.trial, speed), cost)
+    ptq_c = job.candidate("ptq", ptq.trial, speed)
+    why = qat.why_qat(q, job.preset, ptq_c, cost)
     selection: dict[str, Any] = {"mode": q.mode, "qat_ran": why is not None, "why_qat": why,
                                  "fallback_speed_cost": None if cost is None else round(cost, 3)}
-    ptq_c = job.candidate("ptq", ptq.trial, speed)
     report.update(selection=selection, ptq={**(ptq_c.to_dict() if ptq_c else {"within_budget": False}),
                                             **({"error": ptq.error} if ptq.error else {})})
     if why is None:

@@ -20,7 +20,6 @@ from edgetl.synth.draw import BLUE, RED, WHITE, YELLOW
 from edgetl.synth.scene import paste_sign, rect_quad, sign_quad
 
 AA = cv2.LINE_AA
-THING_KINDS = ("car", "roof", "sign_back", "pole", "ball", "board", "lifebuoy", "awning", "blob")
 LETTERS = "ABCDEFGHKLMNOPRSTUVWXYZ0123456789"
 BACK_SHAPES = ("circle", "triangle", "triangle_down", "octagon", "rectangle", "diamond")
 
@@ -256,6 +255,7 @@ def _blob(rng: np.random.Generator, h: int) -> Sprite:
 
 _PAINT = {"car": _car, "roof": _roof, "sign_back": _sign_back, "pole": _pole, "ball": _ball, "board": _board,
           "lifebuoy": _lifebuoy, "awning": _awning, "blob": _blob}
+THING_KINDS = tuple(_PAINT)  # what render_thing can draw
 
 
 def render_thing(kind: str, rng: np.random.Generator, height: int) -> Sprite:
