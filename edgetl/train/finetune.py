@@ -32,7 +32,7 @@ from edgetl.preprocess import standardize_tensor, unit_tensor
 from edgetl.spec import ModelInfo, Preprocess
 from edgetl.train import augment as aug
 from edgetl.train import distill
-from edgetl.train.images import (DecodedSplit, check_bad, decode_split, eval_batch, eval_batches, eval_labels, gather,
+from edgetl.train.images import (DecodedSplit, decode_checked, eval_batch, eval_batches, eval_labels, gather,
                                  to_layout)
 from edgetl.train.metrics import plot_confusion, summarize
 
@@ -417,11 +417,7 @@ def _finetune(cfg: FinetuneConfig, cb: Callbacks, dist: Dist, state: dict | None
                         f"{len(state['classes'])}); resume with the same data")
     tr = Trainer(cfg, dist, device, data)
     tr.distiller = distill.from_config(cfg, data.classes, device, tr.channels_last, tr._autocast, state)
-    splits = {}
-    for name in ("train", "val", "test"):
-        if data.splits.get(name):
-            splits[name] = decode_split(data.splits[name], tr.pre, threads=max(2, cfg.workers * 2))
-            check_bad(name, splits[name], len(data.splits[name]), cfg.max_bad_fraction, data.skipped.get(name, ()))
+    splits = decode_checked(data, ("train", "val", "test"), tr.pre, max(2, cfg.workers * 2), cfg.max_bad_fraction)
     if tr.distiller is not None:
         tr.distiller.decode_train(data.splits["train"], splits["train"], threads=max(2, cfg.workers * 2))
     tr.build(state)

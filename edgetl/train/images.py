@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from edgetl.data.samples import Sample
+from edgetl.data.samples import Sample, SplitData
 from edgetl.errors import DataError
 from edgetl.preprocess import center_crop, normalize_tensor, read_image, resized_uint8
 from edgetl.spec import Preprocess
@@ -164,3 +164,16 @@ def check_bad(name: str, split, total: int, max_fraction: float, skipped: Sequen
         example = split.bad.paths[0] if unreadable else skipped[0]
         raise DataError(f"{name}: {bad} of {total} images {what} (more than {max_fraction:.0%}); "
                         f"fix or remove them, e.g. {example}")
+
+
+def decode_checked(data: SplitData, names: Sequence[str], p: Preprocess, threads: int,
+                   max_fraction: float) -> dict[str, DecodedSplit | StreamingSplit]:
+    """Decode the splits ``names`` that ``data`` has, each checked by ``check_bad``: its unreadable images
+    and the rows its reader skipped together stop the run above ``max_fraction``. Finetune and
+    quantization-aware training both decode this way, so they accept the same data."""
+    splits = {}
+    for name in names:
+        if data.splits.get(name):
+            splits[name] = decode_split(data.splits[name], p, threads=threads)
+            check_bad(name, splits[name], len(data.splits[name]), max_fraction, data.skipped.get(name, ()))
+    return splits
