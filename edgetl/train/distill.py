@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -29,7 +28,7 @@ from edgetl.fileio import read_json, sha256_file
 from edgetl.preprocess import standardize_tensor, unit_tensor
 from edgetl.spec import ModelInfo
 from edgetl.train import augment as aug
-from edgetl.train.images import DecodedSplit, decode_split, eval_batch, skip_none_collate
+from edgetl.train.images import DecodedSplit, decode_split, eval_batch, eval_batches, gather, to_layout
 
 log = logging.getLogger(__name__)
 
@@ -149,9 +148,6 @@ class Distiller:
         log.info("teacher: decoded %d training images at %dx%d in %.1fs", len(self.train_images.paths),
                  self.pre.resize, self.pre.resize, time.perf_counter() - t0)
 
-    def _layout(self, x: torch.Tensor) -> torch.Tensor:
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
-
     @torch.no_grad()
     def train_logits(self, idx: torch.Tensor, gen_state: torch.Tensor, aug_cfg: aug.AugmentConfig) -> torch.Tensor:
         """The teacher's logits for training images ``idx``, augmented with the draws the student's batch
@@ -161,8 +157,8 @@ class Distiller:
             out = self.cached[idx].to(self.device)
         else:
             g = torch.Generator().set_state(gen_state)
-            x01 = unit_tensor(_gather(self.train_images, idx).to(self.device, non_blocking=True))
-            x = self._layout(standardize_tensor(aug.augment(x01, self.pre.size, aug_cfg, g), self.pre))
+            x01 = unit_tensor(gather(self.train_images, idx).to(self.device, non_blocking=True))
+            x = to_layout(standardize_tensor(aug.augment(x01, self.pre.size, aug_cfg, g), self.pre), self.channels_last)
             with self._autocast():
                 out = self.model(x).float()
         self.seconds += time.perf_counter() - t0
@@ -171,11 +167,21 @@ class Distiller:
     @torch.no_grad()
     def eval_logits(self, split, batch: int = 256) -> torch.Tensor:
         """Logits on the eval view (the teacher's centre crop and normalisation) of a decoded split."""
-        outs = []
-        for imgs in _batches(split, batch):
+        return self._evaluate(split, batch)[0]
+
+    @torch.no_grad()
+    def _evaluate(self, split, batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits on the eval view and the labels of the same images: a streaming split drops its unreadable
+        images from the batches, so its labels come from them and not from the split."""
+        outs, labels = [], []
+        for imgs, lab in eval_batches(split, batch):
             with self._autocast():
-                outs.append(self.model(self._layout(eval_batch(imgs, self.pre, self.device))).float().cpu())
-        return torch.cat(outs) if outs else torch.zeros(0, len(self.info.labels))
+                x = to_layout(eval_batch(imgs, self.pre, self.device), self.channels_last)
+                outs.append(self.model(x).float().cpu())
+            labels.append(lab)
+        if not outs:
+            return torch.zeros(0, len(self.info.labels)), torch.zeros(0, dtype=torch.long)
+        return torch.cat(outs), torch.cat(labels)
 
     def cache_train_logits(self) -> None:
         """For --cache-features: the teacher's logits on the eval view of every training image, once."""
@@ -196,32 +202,12 @@ class Distiller:
 
     def top1(self, samples: Sequence[Sample], threads: int) -> float:
         """The teacher's top-1 on a split's samples, decoded at its own preprocessing."""
-        split = decode_split(samples, self.pre, threads=threads)
-        pred = self.eval_logits(split).argmax(1).numpy()
-        truth = {str(s.path): s.label for s in samples}
-        labels = np.asarray([truth[p] for p in split.paths], dtype=np.int64)
-        return float((pred == labels).mean()) if len(labels) else float("nan")
+        logits, labels = self._evaluate(decode_split(samples, self.pre, threads=threads))
+        pred, truth = logits.argmax(1).numpy(), labels.numpy()
+        return float((pred == truth).mean()) if len(truth) else float("nan")
 
     def record_dict(self) -> dict[str, Any]:
         return {"teacher": self.record.to_dict(), "alpha": self.alpha, "temperature": self.temperature}
-
-
-def _gather(split, idx: torch.Tensor) -> torch.Tensor:
-    if isinstance(split, DecodedSplit):
-        return split.images[idx]
-    items = [split[int(i)] for i in idx]  # unreadable images drop out here as in the student's batch
-    return torch.stack([it[0] for it in items if it is not None])
-
-
-def _batches(split, batch: int):
-    if isinstance(split, DecodedSplit):
-        for i in range(0, len(split), batch):
-            yield split.images[i : i + batch]
-    else:
-        loader = torch.utils.data.DataLoader(split, batch_size=batch, num_workers=0, collate_fn=skip_none_collate)
-        for b in loader:
-            if b is not None:
-                yield b[0]
 
 
 def _no_autocast():

@@ -32,7 +32,8 @@ from edgetl.preprocess import standardize_tensor, unit_tensor
 from edgetl.spec import ModelInfo, Preprocess
 from edgetl.train import augment as aug
 from edgetl.train import distill
-from edgetl.train.images import DecodedSplit, check_bad, decode_split, eval_batch, skip_none_collate
+from edgetl.train.images import (DecodedSplit, decode_checked, eval_batch, eval_batches, eval_labels, gather,
+                                 to_layout)
 from edgetl.train.metrics import plot_confusion, summarize
 
 log = logging.getLogger(__name__)
@@ -263,15 +264,13 @@ class Trainer:
     # --- tensors: decoded uint8 (N, R, R, 3) -> model input, by edgetl.preprocess's functions
     def eval_input(self, x_uint8_nhwc: torch.Tensor) -> torch.Tensor:
         """Centre crop and normalisation exactly as every runtime computes them."""
-        return self._layout(eval_batch(x_uint8_nhwc, self.pre, self.device))
+        return to_layout(eval_batch(x_uint8_nhwc, self.pre, self.device), self.channels_last)
 
     def train_input(self, x_uint8_nhwc: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         """Augmented crop, normalised with the model's mean and std."""
         x01 = unit_tensor(x_uint8_nhwc.to(self.device, non_blocking=True))
-        return self._layout(standardize_tensor(aug.augment(x01, self.pre.size, self.aug_cfg, g), self.pre))
-
-    def _layout(self, x: torch.Tensor) -> torch.Tensor:
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+        return to_layout(standardize_tensor(aug.augment(x01, self.pre.size, self.aug_cfg, g), self.pre),
+                         self.channels_last)
 
     @torch.no_grad()
     def predict(self, split, features: torch.Tensor | None = None, batch: int = 256) -> np.ndarray:
@@ -283,32 +282,20 @@ class Trainer:
                 for i in range(0, len(features), batch):
                     outs.append(head(features[i : i + batch].to(self.device)).argmax(1).cpu())
             else:
-                for imgs, _ in self._eval_batches(split, batch):
+                for imgs, _ in eval_batches(split, batch, self.cfg.workers):
                     outs.append(self.model(self.eval_input(imgs)).argmax(1).cpu())
         return torch.cat(outs).numpy() if outs else np.zeros(0, np.int64)
 
-    def _eval_batches(self, split, batch: int):
-        if isinstance(split, DecodedSplit):
-            for i in range(0, len(split), batch):
-                yield split.images[i : i + batch], split.labels[i : i + batch]
-        else:
-            loader = torch.utils.data.DataLoader(split, batch_size=batch, num_workers=self.cfg.workers,
-                                                 collate_fn=skip_none_collate)
-            for b in loader:
-                if b is not None:
-                    yield b[0], b[1]
-
     def eval_labels(self, split) -> np.ndarray:
-        if isinstance(split, DecodedSplit):
-            return split.labels.numpy()
-        return np.concatenate([lab.numpy() for _, lab in self._eval_batches(split, 256)])
+        """The labels of what ``predict`` predicts (a streaming split drops its unreadable images)."""
+        return eval_labels(split, self.cfg.workers)
 
     @torch.no_grad()
     def features(self, split: DecodedSplit) -> torch.Tensor:
         self.model.eval()
         fn, _ = backbones.features_and_head(self.model, self.spec)
         feats = []
-        for imgs, _ in self._eval_batches(split, 256):
+        for imgs, _ in eval_batches(split, 256, self.cfg.workers):
             with self._autocast():
                 feats.append(fn(self.eval_input(imgs)).float().cpu())
         return torch.cat(feats)
@@ -343,7 +330,7 @@ class Trainer:
             draws = g.get_state()  # the teacher's view repeats the student's augmentation
             with self._autocast():
                 if feats is None:
-                    logits = net(self.train_input(self._gather(train, idx), g))
+                    logits = net(self.train_input(gather(train, idx), g))
                 else:
                     logits = net(feats[idx].to(self.device))
                 loss = self.loss(logits.float(), y, idx, draws)
@@ -368,13 +355,6 @@ class Trainer:
             return F.cross_entropy(logits, y, label_smoothing=self.cfg.label_smoothing)
         teacher = self.distiller.train_logits(idx, draws, self.aug_cfg)
         return self.distiller.loss(logits, y, teacher, self.cfg.label_smoothing)
-
-    @staticmethod
-    def _gather(split, idx: torch.Tensor) -> torch.Tensor:
-        if isinstance(split, DecodedSplit):
-            return split.images[idx]
-        items = [split[int(i)] for i in idx]
-        return torch.stack([it[0] for it in items if it is not None])
 
 
 def _train_state(tr: Trainer, epoch: int, best: float, bad_epochs: int, history: list) -> dict:
@@ -437,11 +417,7 @@ def _finetune(cfg: FinetuneConfig, cb: Callbacks, dist: Dist, state: dict | None
                         f"{len(state['classes'])}); resume with the same data")
     tr = Trainer(cfg, dist, device, data)
     tr.distiller = distill.from_config(cfg, data.classes, device, tr.channels_last, tr._autocast, state)
-    splits = {}
-    for name in ("train", "val", "test"):
-        if data.splits.get(name):
-            splits[name] = decode_split(data.splits[name], tr.pre, threads=max(2, cfg.workers * 2))
-            check_bad(name, splits[name], len(data.splits[name]), cfg.max_bad_fraction, data.skipped.get(name, ()))
+    splits = decode_checked(data, ("train", "val", "test"), tr.pre, max(2, cfg.workers * 2), cfg.max_bad_fraction)
     if tr.distiller is not None:
         tr.distiller.decode_train(data.splits["train"], splits["train"], threads=max(2, cfg.workers * 2))
     tr.build(state)

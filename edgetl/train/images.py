@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from edgetl.data.samples import Sample
+from edgetl.data.samples import Sample, SplitData
 from edgetl.errors import DataError
 from edgetl.preprocess import center_crop, normalize_tensor, read_image, resized_uint8
 from edgetl.spec import Preprocess
@@ -101,6 +101,41 @@ def skip_none_collate(batch):
     return torch.stack(imgs), torch.stack(labels), torch.tensor(idx)
 
 
+def to_layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    """A model input in the memory layout its model was put in (``channels_last`` or not)."""
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
+def gather(split: DecodedSplit | StreamingSplit, idx: torch.Tensor) -> torch.Tensor:
+    """Decoded images ``idx`` of a split; in a streaming split unreadable ones drop out of the batch."""
+    if isinstance(split, DecodedSplit):
+        return split.images[idx]
+    items = [split[int(i)] for i in idx]
+    return torch.stack([it[0] for it in items if it is not None])
+
+
+def eval_batches(split: DecodedSplit | StreamingSplit, batch: int, workers: int = 0):
+    """(images, labels) of a split in order, ``batch`` at a time. A streaming split decodes on the fly and
+    drops its unreadable images, so the labels of a result are those yielded here, never ``split.labels``."""
+    if isinstance(split, DecodedSplit):
+        for i in range(0, len(split), batch):
+            yield split.images[i : i + batch], split.labels[i : i + batch]
+    else:
+        loader = torch.utils.data.DataLoader(split, batch_size=batch, num_workers=workers,
+                                             collate_fn=skip_none_collate)
+        for b in loader:
+            if b is not None:
+                yield b[0], b[1]
+
+
+def eval_labels(split: DecodedSplit | StreamingSplit, workers: int = 0) -> np.ndarray:
+    """The labels of the images ``eval_batches`` yields, in its order."""
+    if isinstance(split, DecodedSplit):
+        return split.labels.numpy()
+    labels = [lab.numpy() for _, lab in eval_batches(split, 256, workers)]
+    return np.concatenate(labels) if labels else np.zeros(0, np.int64)
+
+
 def decode_split(samples: Sequence[Sample], p: Preprocess, threads: int = 4) -> DecodedSplit | StreamingSplit:
     try:
         return DecodedSplit(samples, p, threads)
@@ -129,3 +164,16 @@ def check_bad(name: str, split, total: int, max_fraction: float, skipped: Sequen
         example = split.bad.paths[0] if unreadable else skipped[0]
         raise DataError(f"{name}: {bad} of {total} images {what} (more than {max_fraction:.0%}); "
                         f"fix or remove them, e.g. {example}")
+
+
+def decode_checked(data: SplitData, names: Sequence[str], p: Preprocess, threads: int,
+                   max_fraction: float) -> dict[str, DecodedSplit | StreamingSplit]:
+    """Decode the splits ``names`` that ``data`` has, each checked by ``check_bad``: its unreadable images
+    and the rows its reader skipped together stop the run above ``max_fraction``. Finetune and
+    quantization-aware training both decode this way, so they accept the same data."""
+    splits = {}
+    for name in names:
+        if data.splits.get(name):
+            splits[name] = decode_split(data.splits[name], p, threads=threads)
+            check_bad(name, splits[name], len(data.splits[name]), max_fraction, data.skipped.get(name, ()))
+    return splits

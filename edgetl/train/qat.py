@@ -19,7 +19,7 @@ from edgetl.data.samples import SplitData
 from edgetl.errors import DataError
 from edgetl.spec import ModelInfo, Preprocess
 from edgetl.train.finetune import Callbacks, FinetuneConfig, Dist, pick_device, Trainer
-from edgetl.train.images import check_bad, decode_split
+from edgetl.train.images import decode_checked
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +71,7 @@ def train_prepared(model: nn.Module, recipe: FinetuneConfig, data: SplitData, pr
     tr = Trainer(recipe, dist, pick_device(recipe.device, dist), data)
     tr.pre = preprocess  # the model's own preprocessing, as recorded in model.pt
     tr.amp = False  # the fake quantizers simulate float32 arithmetic; AMP would round before they do
-    splits = {}
-    for name in ("train", "val"):
-        if data.splits.get(name):
-            splits[name] = decode_split(data.splits[name], tr.pre, threads=max(2, recipe.workers * 2))
-            check_bad(name, splits[name], len(data.splits[name]), recipe.max_bad_fraction)
+    splits = decode_checked(data, ("train", "val"), tr.pre, max(2, recipe.workers * 2), recipe.max_bad_fraction)
     tr.model, tr.frozen, tr.ddp = model.to(tr.device), _AllStages(), None
     tr.opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=recipe.lr,
                                weight_decay=recipe.weight_decay)

@@ -17,7 +17,10 @@ from click.testing import CliRunner
 from edgetl import checkpoint
 from edgetl.cli.main import cli
 from edgetl.errors import EdgetlError
-from edgetl.train.distill import distillation_loss
+from edgetl.data.layouts import load_dataset
+from edgetl.data.samples import Sample
+from edgetl.train import images
+from edgetl.train.distill import baseline_top1, distillation_loss
 from edgetl.train.finetune import Callbacks, FinetuneConfig, finetune
 from helpers import make_image_tree
 
@@ -75,6 +78,22 @@ def test_distilled_run_records_its_teacher_everywhere_and_reports_all_three(teac
     table = lines[next(i for i, ln in enumerate(lines) if ln.startswith("distillation on test")):][:4]
     assert [ln.split()[0] for ln in table[1:]] == ["teacher", "student", "student"], table
     assert "with the teacher" in table[2] and "alone" in table[3]
+
+
+def test_top1_on_a_streaming_split_counts_only_the_images_it_could_read(tiny_model, tiny_data, tmp_path, monkeypatch):
+    """A split too big for memory is decoded on the fly and drops an unreadable image from its batches: the
+    top-1 is then over the images read (as in memory without that image), not a shape mismatch."""
+    data = load_dataset(tiny_data)
+    samples = data.splits["test"]
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image at all")
+    with_bad = [samples[0], Sample(broken, samples[1].label), *samples[1:]]
+    cpu = torch.device("cpu")
+    in_memory = baseline_top1(tiny_model, data.classes, samples, 1, cpu)["top1"]
+    monkeypatch.setattr(images, "MEMORY_BUDGET", 0)
+    assert isinstance(images.decode_split(with_bad[:2], checkpoint.load_model(tiny_model)[1].preprocess),
+                      images.StreamingSplit)
+    assert baseline_top1(tiny_model, data.classes, with_bad, 1, cpu)["top1"] == in_memory
 
 
 def _permuted_tree(root, seed):

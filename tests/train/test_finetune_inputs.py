@@ -7,9 +7,13 @@ import os
 import shutil
 
 import pytest
+import torch
 
+from edgetl import backbones
+from edgetl.data.layouts import load_dataset
 from edgetl.errors import DataError, EdgetlError, WeightsError
 from edgetl.train.finetune import FinetuneConfig, finetune
+from edgetl.train.qat import train_prepared
 
 FAST = dict(backbone="mobilenet_v3_small", weights="none", image_size=32, batch_size=12, workers=0, epochs=1)
 
@@ -41,20 +45,34 @@ def test_too_many_corrupt_images_stop_the_run(tiny_data, tmp_path):
         _run(root, tmp_path)
 
 
-def test_rows_listed_wrongly_count_like_unreadable_images(tiny_data, tmp_path):
-    """A manifest row whose image is missing is skipped, logged with its line, and counts toward the limit."""
+def _manifest(tiny_data, path, missing: int):
+    """A manifest of tiny_data's train and val images plus ``missing`` train rows whose files do not exist."""
     rows = ["path,label,split"] + [f"{img},{img.parent.name},{split}" for split in ("train", "val")
                                    for img in sorted((tiny_data / split).rglob("*.png"))]
-    manifest = tmp_path / "labels.csv"
-    manifest.write_text("\n".join(rows + [f"{tiny_data}/train/circle_red/9999.png,circle_red,train"]) + "\n")
+    gone = [f"{tiny_data}/train/circle_red/99{i:02d}.png,circle_red,train" for i in range(missing)]
+    path.write_text("\n".join(rows + gone) + "\n")
+    return path
+
+
+def test_rows_listed_wrongly_count_like_unreadable_images(tiny_data, tmp_path):
+    """A manifest row whose image is missing is skipped, logged with its line, and counts toward the limit."""
+    manifest = _manifest(tiny_data, tmp_path / "labels.csv", missing=1)
     _run(manifest, tmp_path, max_bad_fraction=0.1)
     log = (tmp_path / "run" / "train.log").read_text()
     assert f"skipped row in train: {manifest} line 56: image file missing" in log
     assert "train: skipped 1 of 37 rows" in log
-    gone = [f"{tiny_data}/train/circle_red/99{i:02d}.png,circle_red,train" for i in range(6)]
-    manifest.write_text("\n".join(rows + gone) + "\n")
+    _manifest(tiny_data, manifest, missing=6)
     with pytest.raises(DataError, match="train: 6 of 42 images could not be used"):
         _run(manifest, tmp_path / "b")
+
+
+def test_quantization_aware_training_counts_rows_listed_wrongly_as_finetune_does(tiny_data, tmp_path):
+    """QAT decodes the run's data as finetune does: skipped rows count toward the limit before any training."""
+    manifest = _manifest(tiny_data, tmp_path / "labels.csv", missing=6)
+    recipe = FinetuneConfig(data=str(manifest), out=str(tmp_path / "qat"), **FAST)
+    pre = backbones.get_spec(recipe.backbone).default_preprocess(recipe.image_size)
+    with pytest.raises(DataError, match="train: 6 of 42 images could not be used"):
+        train_prepared(torch.nn.Linear(1, 1), recipe, load_dataset(manifest), pre)  # refused before the model is used
 
 
 def test_empty_class_folder(tiny_data, tmp_path):
