@@ -7,7 +7,7 @@ from typing import Callable
 
 import click
 
-from edgetl.data.calibration import DEFAULT_SEED, DEFAULT_SIZE
+from edgetl.data.calibration_defaults import DEFAULT_SEED, DEFAULT_SIZE
 from edgetl.export.qat import DEFAULT_EPOCHS, DEFAULT_LR, DEFAULT_MAX_SPEED_COST, QAT_MODES
 from edgetl.export.quantize import DEFAULT_TARGET, METHODS, TARGETS
 from edgetl.registry import Registry
