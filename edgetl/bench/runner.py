@@ -14,7 +14,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -24,8 +24,13 @@ from edgetl.bench.report import BenchReport, BenchResult
 from edgetl.bench.tegrastats import TegrastatsError, TegrastatsSampler, find_tegrastats
 from edgetl.bench.timing import Budget, interleaved, paired_ratio, summarize, warm_up
 from edgetl.errors import EdgetlError, RuntimeBackendError
-from edgetl.runtime import Runner, backend_for, open_runner
+from edgetl.runtime import backend_for, open_runner
 from edgetl.runtime.backends import declared_options, given_options, suffixes_of
+
+# Runner is only an annotation here; loading it imports OpenCV, and 'edgetl export --help' reaches this module
+# (export.quantize -> bench.environment -> bench/__init__)
+if TYPE_CHECKING:
+    from edgetl.runtime import Runner
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from edgetl.data.calibration import DEFAULT_SIZE as DEFAULT_CALIB_SIZE
+from edgetl.data.calibration_defaults import DEFAULT_SIZE as DEFAULT_CALIB_SIZE
 from edgetl.trt.options import PRECISIONS, BatchProfile, BuildError, BuildOptions
 
 

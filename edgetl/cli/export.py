@@ -7,8 +7,8 @@ from typing import Callable
 
 import click
 
-from edgetl.data.calibration import DEFAULT_SEED, DEFAULT_SIZE
-from edgetl.export.qat import DEFAULT_EPOCHS, DEFAULT_LR, DEFAULT_MAX_SPEED_COST, QAT_MODES
+from edgetl.data.calibration_defaults import DEFAULT_SEED, DEFAULT_SIZE
+from edgetl.export.qat_config import DEFAULT_EPOCHS, DEFAULT_LR, DEFAULT_MAX_SPEED_COST, QAT_MODES
 from edgetl.export.quantize import DEFAULT_TARGET, METHODS, TARGETS
 from edgetl.registry import Registry
 
@@ -150,7 +150,7 @@ def export(run: Path, opset: int, softmax: bool, no_verify: bool, int8: bool, ta
     """
     from edgetl.cli.finetune import FinetuneProgress
     from edgetl.export import ExportConfig, export_run
-    from edgetl.export.qat import QatConfig
+    from edgetl.export.qat_config import QatConfig
 
     qat = QatConfig(qat_mode, qat_epochs, qat_lr, qat_max_cost) if qat_mode != "off" else None
     cfg = ExportConfig(run=run, opset=opset, softmax=softmax, verify=not no_verify, int8=int8, target=target,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from edgetl.data.calibration_defaults import DEFAULT_SEED, DEFAULT_SIZE
 from edgetl.data.samples import Sample, SplitData, class_folders
 from edgetl.errors import DataError
 from edgetl.fileio import read_json, sha256_file, sha256_json, write_json
@@ -25,10 +26,8 @@ log = logging.getLogger(__name__)
 
 MANIFEST_FORMAT = "edgetl.calibration"
 MANIFEST_VERSION = 1
-DEFAULT_SIZE = 300  # images sampled when the user does not say (export --calib-size, build --calib-size)
 WARN_BELOW = 100
 MIN_IMAGES = 16
-DEFAULT_SEED = 0
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,33 @@
-"""Export: verified FP32 ONNX, and INT8 (Q/DQ) that is kept only when it is accurate and fast."""
+"""Export: verified FP32 ONNX, and INT8 (Q/DQ) that is kept only when it is accurate and fast.
 
-from edgetl.export.onnx_export import export_onnx
-from edgetl.export.pipeline import ExportConfig, ExportResult, export_run
+``export_onnx``, ``export_run``, ``ExportConfig`` and ``ExportResult`` are loaded on first use: their
+modules import torch, and every import of a lighter module of this package (``qat_config`` and ``quantize``,
+whose choices and defaults ``edgetl export --help`` shows) runs this file first. ``from edgetl.export import
+export_run`` works as before.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from edgetl.export.onnx_export import export_onnx
+    from edgetl.export.pipeline import ExportConfig, ExportResult, export_run
 
 __all__ = ["ExportConfig", "ExportResult", "export_onnx", "export_run"]
+
+_LAZY = {"export_onnx": "edgetl.export.onnx_export", "ExportConfig": "edgetl.export.pipeline",
+         "ExportResult": "edgetl.export.pipeline", "export_run": "edgetl.export.pipeline"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:  # also how 'from edgetl.export import qat' falls through to the submodule
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

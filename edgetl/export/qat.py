@@ -41,6 +41,8 @@ from edgetl.data.images import ImageSet
 from edgetl.data.samples import SplitData
 from edgetl.errors import ExportError, MissingDependencyError
 from edgetl.export.onnx_export import INPUT_NAME, MAX_OPSET, OUTPUT_NAME, PROBS_NAME, WithSoftmax
+# the constants are re-exported: edgetl.export.qat.DEFAULT_LR and friends keep working
+from edgetl.export.qat_config import DEFAULT_EPOCHS, DEFAULT_LR, DEFAULT_MAX_SPEED_COST, QAT_MODES, QatConfig  # noqa: F401
 from edgetl.export.quantize import TargetPreset
 from edgetl.registry import Registry
 from edgetl.spec import ModelInfo
@@ -49,39 +51,11 @@ from edgetl.train.qat import QatTraining, qat_recipe, train_prepared
 
 log = logging.getLogger(__name__)
 
-QAT_MODES = ("off", "auto", "on")
-DEFAULT_EPOCHS = 2
-DEFAULT_LR = 1e-4
-DEFAULT_MAX_SPEED_COST = 0.25  # share of the all-INT8 speed-up that float fallbacks may cost (auto)
 MIN_EXPORT_OPSET = 18  # torch's ONNX exporter for exported programs writes opset 18 and up
 _ATEN = torch.ops.aten
 _WEIGHTED = (_ATEN.conv2d.default, _ATEN.linear.default)
 _RELUS = (_ATEN.relu.default, _ATEN.relu_.default, _ATEN.hardtanh.default, _ATEN.hardtanh_.default)
 _ADDS = (_ATEN.add.Tensor, _ATEN.add_.Tensor)
-
-
-@dataclass(frozen=True)
-class QatConfig:
-    """What ``--qat`` asked for: when QAT runs (off, auto, on), for how long and how fast."""
-
-    mode: str = "off"
-    epochs: int = DEFAULT_EPOCHS
-    lr: float = DEFAULT_LR
-    max_speed_cost: float = DEFAULT_MAX_SPEED_COST
-
-    def __post_init__(self) -> None:
-        if self.mode not in QAT_MODES:
-            raise ExportError(f"--qat {self.mode!r}: use one of {', '.join(QAT_MODES)}")
-        if self.mode != "off" and self.epochs < 1:
-            raise ExportError(f"--qat-epochs {self.epochs}: quantization-aware training needs at least 1 epoch")
-        if not self.lr > 0:
-            raise ExportError(f"--qat-lr {self.lr}: the learning rate must be above 0")
-        if not 0 <= self.max_speed_cost <= 1:
-            raise ExportError(f"--qat-max-cost {self.max_speed_cost}: a share of the speed-up, 0..1")
-
-    @property
-    def enabled(self) -> bool:
-        return self.mode != "off"
 
 
 # ------------------------------------------------------------------------------------------ the scheme

@@ -17,13 +17,15 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from edgetl.bench.environment import cpu_info
-from edgetl.data.images import ImageSet
 from edgetl.errors import ExportError
 from edgetl.fileio import sha256_file, sha256_json
 from edgetl.registry import Registry
+
+if TYPE_CHECKING:  # annotations only: edgetl.data.images imports OpenCV, which 'edgetl export --help' need not
+    from edgetl.data.images import ImageSet
 
 log = logging.getLogger(__name__)
 

@@ -2,11 +2,35 @@
 
 The backends are entries of ``BACKENDS`` (``edgetl.runtime.backends``): suffixes, runner class, options,
 availability check and an optional prepare step, each declared once.
+
+``Prediction``, ``Runner`` and ``softmax`` (``edgetl.runtime.base``, which needs numpy and, through
+``edgetl.preprocess``, OpenCV) are loaded on first use, so that importing the registry alone (the backend
+flags of ``edgetl run --help`` and ``edgetl bench --help``) stays light. ``from edgetl.runtime import
+Runner`` works as before.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from edgetl.runtime.backends import BACKENDS, Backend, BackendOption, backend_for, open_runner
-from edgetl.runtime.base import Prediction, Runner, softmax
+
+if TYPE_CHECKING:
+    from edgetl.runtime.base import Prediction, Runner, softmax
 
 __all__ = ["BACKENDS", "Backend", "BackendOption", "Prediction", "Runner", "backend_for", "open_runner", "softmax"]
+
+_LAZY = {"Prediction": "edgetl.runtime.base", "Runner": "edgetl.runtime.base", "softmax": "edgetl.runtime.base"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -14,7 +14,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from edgetl.data.calibration import DEFAULT_SIZE as DEFAULT_CALIB_SIZE
+from edgetl.data.calibration_defaults import DEFAULT_SIZE as DEFAULT_CALIB_SIZE
 from edgetl.errors import EdgetlError
 
 log = logging.getLogger(__name__)
