@@ -48,13 +48,8 @@ def build(onnx: Path, output: Path | None, precision: str, batch: BatchProfile, 
     Writes MODEL.engine, a plain serialized plan that trtexec and DeepStream load, and MODEL.engine.json
     with the TensorRT version, device, precision, profile and the ONNX's hash.
     """
-    from edgetl.fileio import check_output
-    from edgetl.trt.build import build_engine, default_engine_path, ensure_engine
+    from edgetl.trt.build import build_engine, ensure_engine
 
-    engine = output or default_engine_path(onnx)
-    for path in (engine, Path(f"{engine}.json"), timing_cache):
-        if path and not rebuild_stale:  # --rebuild-stale may have nothing to write
-            check_output(path)
     opts = BuildOptions(precision=precision, batch=batch, dla_core=dla_core, workspace_mib=workspace_mib,
                         timing_cache=timing_cache, calib=calib, calib_size=calib_size)
     start = time.perf_counter()

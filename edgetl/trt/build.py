@@ -17,13 +17,13 @@ from pathlib import Path
 from edgetl.data.calibration import DEFAULT_SEED, MIN_IMAGES, pick_calibration_set
 from edgetl.data.images import load_images
 from edgetl.errors import DataError, ModelError, RuntimeBackendError
-from edgetl.fileio import sha256_bytes, sha256_file, write_bytes
+from edgetl.fileio import check_output, sha256_bytes, sha256_file, write_bytes
 from edgetl.onnxinfo import has_qdq, info_from_model, load_onnx
 from edgetl.spec import ModelInfo
 from edgetl.trt import api
 from edgetl.trt.device import current_device
-from edgetl.trt.manifest import (EngineManifest, read_manifest, rebuild_hint, relative_onnx, stale_reasons,
-                                 write_manifest)
+from edgetl.trt.manifest import (EngineManifest, manifest_path, read_manifest, rebuild_hint, relative_onnx,
+                                 stale_reasons, write_manifest)
 from edgetl.trt.options import BuildError, BuildOptions, GraphFacts, PrecisionPlan, plan_precision, rebatch
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,9 @@ def build_engine(onnx_path: str | os.PathLike, out: str | os.PathLike | None = N
     if not onnx_path.is_file():
         raise ModelError(f"{onnx_path}: no such ONNX model; run 'edgetl export' first")
     engine = Path(out) if out else default_engine_path(onnx_path)
+    for path in (engine, manifest_path(engine), opts.timing_cache):  # before a build that can take minutes
+        if path:
+            check_output(path)
     facts, info = read_graph(onnx_path)
     trt_version = api.version()
     plan = plan_precision(trt_version, opts, facts, onnx_path.name)

@@ -185,6 +185,18 @@ def test_cli_refuses_an_output_under_a_file_before_building(fake_trt, onnx_facto
     assert trt.configs == []  # nothing was built
 
 
+def test_a_rebuild_of_a_missing_engine_checks_its_outputs_before_building(fake_trt, onnx_factory, tmp_path):
+    """``--rebuild-stale`` (build, run, bench) builds through ensure_engine: the same early check applies."""
+    from edgetl.errors import OutputError
+    from edgetl.trt.build import ensure_engine
+
+    trt = fake_trt("10.3.0")
+    (tmp_path / "X").write_text("a file")
+    with pytest.raises(OutputError, match="not a folder"):
+        ensure_engine(onnx_factory(), tmp_path / "X" / "model.engine")
+    assert trt.configs == []  # nothing was built
+
+
 def test_a_failed_engine_write_is_one_line_and_keeps_the_earlier_engine(fake_trt, onnx_factory, monkeypatch):
     from edgetl.errors import OutputError
     from helpers import fill_disk, leftovers
