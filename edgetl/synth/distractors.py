@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edgetl.synth.draw import BLUE, RED, WHITE, YELLOW
+from edgetl.synth.draw import BLUE, RED, WHITE, YELLOW, fill_disc, fill_poly
 from edgetl.synth.scene import paste_sign, rect_quad, sign_quad
 
 AA = cv2.LINE_AA
@@ -41,23 +41,6 @@ class Sprite:
     @property
     def aspect(self) -> float:
         return self.img.shape[1] / self.img.shape[0]
-
-
-def _pts(a) -> list[np.ndarray]:
-    return [np.round(np.asarray(a, np.float64) * 16).astype(np.int32)]
-
-
-def _fill(img, mask, pts, colour) -> None:
-    cv2.fillPoly(img, _pts(pts), colour, AA, shift=4)
-    if mask is not None:
-        cv2.fillPoly(mask, _pts(pts), 255, AA, shift=4)
-
-
-def _disc(img, mask, c, r, colour) -> None:
-    cc = (int(round(c[0] * 16)), int(round(c[1] * 16)))
-    cv2.circle(img, cc, max(1, int(round(r * 16))), colour, -1, AA, shift=4)
-    if mask is not None:
-        cv2.circle(mask, cc, max(1, int(round(r * 16))), 255, -1, AA, shift=4)
 
 
 def _shade(rng: np.random.Generator, base: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -88,13 +71,13 @@ def _car(rng: np.random.Generator, h: int) -> Sprite:
     body_top, body_bot = h * 0.42, h * 0.88
     for sx in (0.08, 0.78):  # wheels
         x0, x1 = w * sx, w * (sx + 0.14)
-        _fill(img, mask, [[x0, h * 0.8], [x1, h * 0.8], [x1, h], [x0, h]], (20, 20, 20))
-    _fill(img, mask, [[w * 0.16, h * 0.02], [w * 0.84, h * 0.02], [w * 0.95, body_top], [w * 0.05, body_top]], colour)
-    _fill(img, mask, [[0, body_top], [w, body_top], [w, body_bot], [0, body_bot]], colour)
-    _fill(img, None, [[w * 0.22, h * 0.08], [w * 0.78, h * 0.08], [w * 0.86, body_top - 2], [w * 0.14, body_top - 2]],
+        fill_poly(img, mask, [[x0, h * 0.8], [x1, h * 0.8], [x1, h], [x0, h]], (20, 20, 20))
+    fill_poly(img, mask, [[w * 0.16, h * 0.02], [w * 0.84, h * 0.02], [w * 0.95, body_top], [w * 0.05, body_top]], colour)
+    fill_poly(img, mask, [[0, body_top], [w, body_top], [w, body_bot], [0, body_bot]], colour)
+    fill_poly(img, None, [[w * 0.22, h * 0.08], [w * 0.78, h * 0.08], [w * 0.86, body_top - 2], [w * 0.14, body_top - 2]],
           _shade(rng, (60, 50, 45)))
-    _fill(img, None, [[0, body_bot - h * 0.1], [w, body_bot - h * 0.1], [w, body_bot], [0, body_bot]], (35, 35, 35))
-    _fill(img, None, [[w * 0.38, h * 0.6], [w * 0.62, h * 0.6], [w * 0.62, h * 0.72], [w * 0.38, h * 0.72]], WHITE)
+    fill_poly(img, None, [[0, body_bot - h * 0.1], [w, body_bot - h * 0.1], [w, body_bot], [0, body_bot]], (35, 35, 35))
+    fill_poly(img, None, [[w * 0.38, h * 0.6], [w * 0.62, h * 0.6], [w * 0.62, h * 0.72], [w * 0.38, h * 0.72]], WHITE)
     txt = "".join(LETTERS[int(i)] for i in rng.integers(len(LETTERS), size=5))
     cv2.putText(img, txt, (int(w * 0.4), int(h * 0.705)), cv2.FONT_HERSHEY_PLAIN, max(0.3, h / 160), (30, 30, 30),
                 1, AA)
@@ -104,12 +87,12 @@ def _car(rng: np.random.Generator, h: int) -> Sprite:
     for x0 in (w * 0.03, w * 0.97 - lw):
         c = (x0 + lw / 2, body_top + h * 0.05 + lh / 2)
         if round_lights:
-            _disc(img, None, c, lh * 0.6, (30, 30, 235))
-            _disc(glow, None, c, lh * 0.6, 255)
+            fill_disc(img, None, c, lh * 0.6, (30, 30, 235))
+            fill_disc(glow, None, c, lh * 0.6, 255)
         else:
             pts = [[x0, c[1] - lh / 2], [x0 + lw, c[1] - lh / 2], [x0 + lw, c[1] + lh / 2], [x0, c[1] + lh / 2]]
-            _fill(img, None, pts, (30, 30, 235))
-            _fill(glow, None, pts, (255,))
+            fill_poly(img, None, pts, (30, 30, 235))
+            fill_poly(glow, None, pts, (255,))
         parts.append(((x0 - lw * 0.1) / w, (c[1] - lh) / h, (x0 + lw * 1.1) / w, (c[1] + lh) / h))
     return Sprite("car", _lighting(img, rng), mask, glow, tuple(parts))
 
@@ -120,13 +103,13 @@ def _roof(rng: np.random.Generator, h: int) -> Sprite:
     img, mask = np.zeros((h, w, 3), np.uint8), np.zeros((h, w), np.uint8)
     colour = sign_colour(rng, (0.5, 0.5, 0.0, 0.0))
     inset = w * rng.uniform(0.0, 0.3)
-    _fill(img, mask, [[inset, 0], [w - inset, 0], [w, h], [0, h]], colour)
+    fill_poly(img, mask, [[inset, 0], [w - inset, 0], [w, h], [0, h]], colour)
     dark = tuple(int(v * 0.6) for v in colour)
     rows = int(rng.integers(5, 12))
     for i in range(1, rows + 1):
         y = h * i / (rows + 1)
         cv2.line(img, (0, int(y)), (w, int(y)), dark, max(1, h // 80), AA)
-    _fill(img, None, [[0, h * 0.93], [w, h * 0.93], [w, h], [0, h]], (40, 40, 40))
+    fill_poly(img, None, [[0, h * 0.93], [w, h * 0.93], [w, h], [0, h]], (40, 40, 40))
     img[mask == 0] = 0
     return Sprite("roof", _lighting(img, rng), mask)
 
@@ -139,14 +122,14 @@ def _sign_back(rng: np.random.Generator, h: int) -> Sprite:
     grey = int(rng.integers(120, 200))
     metal = (grey, grey, int(min(255, grey * rng.uniform(1.0, 1.08))))
     if shape == "circle":
-        _disc(img, mask, (c, c), r, metal)
+        fill_disc(img, mask, (c, c), r, metal)
     elif shape == "rectangle":
-        _fill(img, mask, [[1, h * 0.1], [h - 1, h * 0.1], [h - 1, h * 0.9], [1, h * 0.9]], metal)
+        fill_poly(img, mask, [[1, h * 0.1], [h - 1, h * 0.1], [h - 1, h * 0.9], [1, h * 0.9]], metal)
     else:  # a regular polygon; a triangle's centroid moves so the triangle fills the square's height
         n, start, dy = {"triangle": (3, -90, 0.12), "triangle_down": (3, 90, -0.12), "octagon": (8, 22.5, 0.0),
                         "diamond": (4, 0, 0.0)}[shape]
         ang = np.deg2rad(start + 360.0 * np.arange(n) / n)
-        _fill(img, mask, np.stack([c + r * np.cos(ang), c + dy * h + r * np.sin(ang)], 1), metal)
+        fill_poly(img, mask, np.stack([c + r * np.cos(ang), c + dy * h + r * np.sin(ang)], 1), metal)
     rim = np.zeros_like(mask)
     cv2.erode(mask, np.ones((3, 3), np.uint8), dst=rim, iterations=max(1, h // 40))
     img[(mask > 0) & (rim == 0)] = (grey * 0.7, grey * 0.7, grey * 0.7)
@@ -184,7 +167,7 @@ def _ball(rng: np.random.Generator, h: int) -> Sprite:
     shade = np.clip(1.15 - d, 0.3, 1.15)[..., None]
     spec = np.exp(-((xx - lx) ** 2 + (yy - ly) ** 2) / (2 * (0.12 * r) ** 2))[..., None] * 160
     img[:] = np.clip(colour * shade + spec, 0, 255).astype(np.uint8)
-    _disc(mask, None, (c, c), r, 255)
+    fill_disc(mask, None, (c, c), r, 255)
     img[mask == 0] = 0
     return Sprite("ball", img, mask)
 
@@ -194,7 +177,7 @@ def _board(rng: np.random.Generator, h: int) -> Sprite:
     w = int(h * rng.uniform(0.8, 2.4))
     img, mask = np.zeros((h, w, 3), np.uint8), np.zeros((h, w), np.uint8)
     colour = sign_colour(rng, (0.4, 0.4, 0.1, 0.1))
-    _fill(img, mask, [[0, 0], [w, 0], [w, h], [0, h]], colour)
+    fill_poly(img, mask, [[0, 0], [w, 0], [w, h], [0, h]], colour)
     ink = WHITE if sum(colour) < 450 else (25, 25, 25)
     if rng.random() < 0.5:
         cv2.rectangle(img, (0, 0), (w - 1, h - 1), _shade(rng, (40, 40, 40)), max(1, h // 20))
@@ -220,9 +203,9 @@ def _lifebuoy(rng: np.random.Generator, h: int) -> Sprite:
     for k in range(segs):
         cv2.ellipse(img, (int(c * 16), int(c * 16)), (int(r * 16), int(r * 16)), 0, 360 * k / segs,
                     360 * (k + 1) / segs, colour if k % 2 == 0 else WHITE, -1, AA, shift=4)
-    _disc(mask, None, (c, c), r, 255)
+    fill_disc(mask, None, (c, c), r, 255)
     inner = r * rng.uniform(0.5, 0.65)
-    _disc(mask, None, (c, c), inner, 0)
+    fill_disc(mask, None, (c, c), inner, 0)
     img[mask == 0] = 0
     return Sprite("lifebuoy", _lighting(img, rng), mask)
 
@@ -237,8 +220,8 @@ def _awning(rng: np.random.Generator, h: int) -> Sprite:
     body = h * 0.8
     for i in range(stripes):
         c = colour if i % 2 == 0 else WHITE
-        _fill(img, mask, [[i * sw, 0], [(i + 1) * sw, 0], [(i + 1) * sw, body], [i * sw, body]], c)
-        _disc(img, mask, ((i + 0.5) * sw, body), min(sw / 2, h - body), c)
+        fill_poly(img, mask, [[i * sw, 0], [(i + 1) * sw, 0], [(i + 1) * sw, body], [i * sw, body]], c)
+        fill_disc(img, mask, ((i + 0.5) * sw, body), min(sw / 2, h - body), c)
     return Sprite("awning", _lighting(img, rng), mask)
 
 
@@ -249,7 +232,7 @@ def _blob(rng: np.random.Generator, h: int) -> Sprite:
     ang = np.sort(rng.uniform(0, 2 * np.pi, n))
     rad = h / 2 * rng.uniform(0.45, 1.0, n)
     pts = np.stack([h / 2 + rad * np.cos(ang), h / 2 + rad * np.sin(ang)], 1)
-    _fill(img, mask, np.clip(pts, 0, h - 1), sign_colour(rng))
+    fill_poly(img, mask, np.clip(pts, 0, h - 1), sign_colour(rng))
     return Sprite("blob", _lighting(img, rng), mask)
 
 

@@ -32,18 +32,21 @@ def _pts(a) -> np.ndarray:
     return np.round(np.asarray(a, np.float64) * 16).astype(np.int32)  # 4 fractional bits
 
 
-def _poly(img, mask, pts, colour) -> None:
+def fill_poly(img, mask, pts, colour) -> None:
+    """Fill the polygon ``pts`` (float pixels, anti-aliased, 4 fractional bits) in ``img`` and ``mask``."""
     p = [_pts(pts)]
     cv2.fillPoly(img, p, colour, AA, shift=4)
     if mask is not None:
         cv2.fillPoly(mask, p, 255, AA, shift=4)
 
 
-def _disc(img, mask, c, r, colour) -> None:
+def fill_disc(img, mask, c, r, colour) -> None:
+    """Fill the disc at ``c`` of radius ``r`` (float pixels, at least 1/16) in ``img`` and ``mask``."""
     cc = tuple(int(round(v * 16)) for v in c)
-    cv2.circle(img, cc, int(round(r * 16)), colour, -1, AA, shift=4)
+    r16 = max(1, int(round(r * 16)))
+    cv2.circle(img, cc, r16, colour, -1, AA, shift=4)
     if mask is not None:
-        cv2.circle(mask, cc, int(round(r * 16)), 255, -1, AA, shift=4)
+        cv2.circle(mask, cc, r16, 255, -1, AA, shift=4)
 
 
 def _line(img, a, b, colour, width) -> None:
@@ -70,9 +73,9 @@ def _text(img, text: str, c, width: float, height: float, colour, style: Style, 
 
 def _ring(img, mask, s, style, fill, ring=RED, frac=0.11) -> tuple[float, float]:
     c, r = s / 2, s / 2 - 1
-    _disc(img, mask, (c, c), r, ring)
+    fill_disc(img, mask, (c, c), r, ring)
     inner = r * (1 - frac * style.border)
-    _disc(img, None, (c, c), inner, fill)
+    fill_disc(img, None, (c, c), inner, fill)
     return c, inner
 
 
@@ -84,10 +87,10 @@ def _triangle(img, mask, s, style, down=False) -> tuple[np.ndarray, float]:
     pts = np.array([[s / 2, top], [m, top + h], [s - m, top + h]])
     if down:
         pts[:, 1] = s - pts[:, 1]
-    _poly(img, mask, pts, RED)
+    fill_poly(img, mask, pts, RED)
     centroid = pts.mean(0)
     inner = centroid + (pts - centroid) * (1 - 0.30 * style.border)
-    _poly(img, None, inner, WHITE)
+    fill_poly(img, None, inner, WHITE)
     return centroid, side
 
 
@@ -101,7 +104,7 @@ def _warning(draw_picto: Callable) -> Callable:
 def _mandatory(draw_picto: Callable) -> Callable:
     def draw(img, mask, s, style):
         c = s / 2
-        _disc(img, mask, (c, c), c - 1, BLUE)
+        fill_disc(img, mask, (c, c), c - 1, BLUE)
         draw_picto(img, c, c, c * 0.62, style)
     return draw
 
@@ -116,8 +119,8 @@ def _speed(value: int) -> Callable:
 
 def _stop(img, mask, s, style):
     c = s / 2
-    _poly(img, mask, _regular(8, c, c - 1, 22.5), WHITE)
-    _poly(img, None, _regular(8, c, (c - 1) * (1 - 0.06 * style.border), 22.5), RED)
+    fill_poly(img, mask, _regular(8, c, c - 1, 22.5), WHITE)
+    fill_poly(img, None, _regular(8, c, (c - 1) * (1 - 0.06 * style.border), 22.5), RED)
     _text(img, "STOP", (c, c), s * 0.72, s * 0.26, WHITE, style, s / 22)
 
 
@@ -127,9 +130,9 @@ def _yield(img, mask, s, style):
 
 def _no_entry(img, mask, s, style):
     c = s / 2
-    _disc(img, mask, (c, c), c - 1, RED)
+    fill_disc(img, mask, (c, c), c - 1, RED)
     hw, hh = s * 0.36, s * 0.09
-    _poly(img, None, [[c - hw, c - hh], [c + hw, c - hh], [c + hw, c + hh], [c - hw, c + hh]], WHITE)
+    fill_poly(img, None, [[c - hw, c - hh], [c + hw, c - hh], [c + hw, c + hh], [c - hw, c + hh]], WHITE)
 
 
 def _car_front(img, cx, cy, w, colour) -> None:
@@ -138,13 +141,13 @@ def _car_front(img, cx, cy, w, colour) -> None:
     body = [[cx - w / 2, cy], [cx + w / 2, cy], [cx + w / 2, cy + h * 0.45], [cx - w / 2, cy + h * 0.45]]
     cabin = [[cx - w * 0.36, cy + 2], [cx - w * 0.26, cy - h * 0.45], [cx + w * 0.26, cy - h * 0.45],
              [cx + w * 0.36, cy + 2]]
-    _poly(img, None, cabin, colour)
-    _poly(img, None, body, colour)
+    fill_poly(img, None, cabin, colour)
+    fill_poly(img, None, body, colour)
     for sx in (-1, 1):
         x = cx + sx * w * 0.32
-        _poly(img, None, [[x - w * 0.1, cy + h * 0.4], [x + w * 0.1, cy + h * 0.4], [x + w * 0.1, cy + h * 0.62],
+        fill_poly(img, None, [[x - w * 0.1, cy + h * 0.4], [x + w * 0.1, cy + h * 0.4], [x + w * 0.1, cy + h * 0.62],
                           [x - w * 0.1, cy + h * 0.62]], colour)
-    _poly(img, None, [[cx - w * 0.18, cy - h * 0.35], [cx + w * 0.18, cy - h * 0.35], [cx + w * 0.22, cy - 2],
+    fill_poly(img, None, [[cx - w * 0.18, cy - h * 0.35], [cx + w * 0.18, cy - h * 0.35], [cx + w * 0.22, cy - 2],
                       [cx - w * 0.22, cy - 2]], WHITE)
 
 
@@ -156,16 +159,16 @@ def _no_overtaking(img, mask, s, style):
 
 def _priority(img, mask, s, style):
     c = s / 2
-    _poly(img, mask, _regular(4, c, c - 1, 0), WHITE)
-    _poly(img, None, _regular(4, c, c - 1, 0), WHITE)
+    fill_poly(img, mask, _regular(4, c, c - 1, 0), WHITE)
+    fill_poly(img, None, _regular(4, c, c - 1, 0), WHITE)
     cv2.polylines(img, [_pts(_regular(4, c, c - 1.5, 0))], True, BLACK, 1, AA, shift=4)
-    _poly(img, None, _regular(4, c, (c - 1) * (1 - 0.28 * style.border), 0), YELLOW)
+    fill_poly(img, None, _regular(4, c, (c - 1) * (1 - 0.28 * style.border), 0), YELLOW)
 
 
 def _end_all(img, mask, s, style):
     c = s / 2
-    _disc(img, mask, (c, c), c - 1, GREY)
-    _disc(img, None, (c, c), c - 1 - max(1.0, s * 0.015), WHITE)
+    fill_disc(img, mask, (c, c), c - 1, GREY)
+    fill_disc(img, None, (c, c), c - 1 - max(1.0, s * 0.015), WHITE)
     d = np.array([1, 1]) / np.sqrt(2)
     n = np.array([1, -1]) / np.sqrt(2)
     for k in np.linspace(-0.16, 0.16, 5):
@@ -183,7 +186,7 @@ def _no_parking(img, mask, s, style):
 def _square_info(draw_picto: Callable) -> Callable:
     def draw(img, mask, s, style):
         m = 2.0
-        _poly(img, mask, [[m, m], [s - m, m], [s - m, s - m], [m, s - m]], BLUE)
+        fill_poly(img, mask, [[m, m], [s - m, m], [s - m, s - m], [m, s - m]], BLUE)
         draw_picto(img, s, style)
     return draw
 
@@ -191,7 +194,7 @@ def _square_info(draw_picto: Callable) -> Callable:
 def _walker(img, x, y, h, style, colour=BLACK, stride=1.0) -> None:
     """A walking figure with its feet at (x, y), ``h`` tall."""
     w = h * 0.11 * style.stroke
-    _disc(img, None, (x + h * 0.05, y - h * 0.9), h * 0.1, colour)
+    fill_disc(img, None, (x + h * 0.05, y - h * 0.9), h * 0.1, colour)
     hip, neck = (x, y - h * 0.42), (x + h * 0.04, y - h * 0.75)
     _line(img, hip, neck, colour, w * 1.3)
     _line(img, hip, (x - h * 0.2 * stride, y), colour, w)
@@ -203,19 +206,19 @@ def _walker(img, x, y, h, style, colour=BLACK, stride=1.0) -> None:
 def _pedestrian_crossing(img, s, style):
     m = s * 0.12
     tri = np.array([[s / 2, m], [m, s - m * 1.2], [s - m, s - m * 1.2]])
-    _poly(img, None, tri, WHITE)
+    fill_poly(img, None, tri, WHITE)
     for i in range(4):
         x0 = s * (0.3 + 0.1 * i)
-        _poly(img, None, [[x0, s * 0.76], [x0 + s * 0.06, s * 0.76], [x0 + s * 0.04, s * 0.8],
+        fill_poly(img, None, [[x0, s * 0.76], [x0 + s * 0.06, s * 0.76], [x0 + s * 0.04, s * 0.8],
                           [x0 - s * 0.02, s * 0.8]], BLACK)
     _walker(img, s * 0.49, s * 0.73, s * 0.46, style)
 
 
 def _exclaim(img, cx, cy, r, style):
     w = r * 0.2 * style.stroke
-    _poly(img, None, [[cx - w, cy - r * 0.85], [cx + w, cy - r * 0.85], [cx + w * 0.45, cy + r * 0.35],
+    fill_poly(img, None, [[cx - w, cy - r * 0.85], [cx + w, cy - r * 0.85], [cx + w * 0.45, cy + r * 0.35],
                       [cx - w * 0.45, cy + r * 0.35]], BLACK)
-    _disc(img, None, (cx, cy + r * 0.7), w * 0.9, BLACK)
+    fill_disc(img, None, (cx, cy + r * 0.7), w * 0.9, BLACK)
 
 
 def _children(img, cx, cy, r, style):
@@ -226,14 +229,14 @@ def _children(img, cx, cy, r, style):
 def _road_works(img, cx, cy, r, style):
     w = r * 0.16 * style.stroke
     base = cy + r * 0.8
-    _disc(img, None, (cx - r * 0.05, cy - r * 0.7), r * 0.16, BLACK)
+    fill_disc(img, None, (cx - r * 0.05, cy - r * 0.7), r * 0.16, BLACK)
     hip, neck = (cx - r * 0.3, cy + r * 0.05), (cx - r * 0.1, cy - r * 0.45)
     _line(img, hip, neck, BLACK, w * 1.4)
     _line(img, hip, (cx - r * 0.65, base), BLACK, w)
     _line(img, hip, (cx - r * 0.05, base), BLACK, w)
     _line(img, neck, (cx + r * 0.35, cy - r * 0.05), BLACK, w * 0.9)
     _line(img, (cx + r * 0.05, cy - r * 0.35), (cx + r * 0.55, cy + r * 0.45), BLACK, w * 0.6)
-    _poly(img, None, [[cx + r * 0.25, base], [cx + r * 0.65, cy + r * 0.3], [cx + r * 0.95, base]], BLACK)
+    fill_poly(img, None, [[cx + r * 0.25, base], [cx + r * 0.65, cy + r * 0.3], [cx + r * 0.95, base]], BLACK)
 
 
 def _slippery(img, cx, cy, r, style):
@@ -255,7 +258,7 @@ def _arrow(img, pts, colour, width, head) -> None:
     tip = pts[-1]
     base = tip - d * head
     cv2.polylines(img, [_pts(np.vstack([pts[:-1], base + d]))], False, colour, max(1, int(round(width))), AA, shift=4)
-    _poly(img, None, [tip, base + n * head * 0.65, base - n * head * 0.65], colour)
+    fill_poly(img, None, [tip, base + n * head * 0.65, base - n * head * 0.65], colour)
 
 
 def _ahead(img, cx, cy, r, style):
