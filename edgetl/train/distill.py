@@ -150,14 +150,19 @@ class Distiller:
 
     @torch.no_grad()
     def train_logits(self, idx: torch.Tensor, gen_state: torch.Tensor, aug_cfg: aug.AugmentConfig) -> torch.Tensor:
-        """The teacher's logits for training images ``idx``, augmented with the draws the student's batch
-        used (``gen_state``: the generator's state before the student's augmentation)."""
+        """The teacher's logits for training images ``idx`` (those the student's batch could read), augmented
+        with the draws the student's batch used (``gen_state``: the generator's state before its augmentation)."""
         t0 = time.perf_counter()
         if self.cached is not None:
             out = self.cached[idx].to(self.device)
         else:
             g = torch.Generator().set_state(gen_state)
-            x01 = unit_tensor(gather(self.train_images, idx).to(self.device, non_blocking=True))
+            imgs, kept = gather(self.train_images, idx)
+            if len(kept) != len(idx):  # streamed: the student read an image the teacher cannot
+                missing = sorted(set(idx.tolist()) - set(kept.tolist()))[0]
+                raise EdgetlError(f"the teacher cannot read training image {self.train_images.paths[missing]} that "
+                                  "the student could; remove it and start again")
+            x01 = unit_tensor(imgs.to(self.device, non_blocking=True))
             x = to_layout(standardize_tensor(aug.augment(x01, self.pre.size, aug_cfg, g), self.pre), self.channels_last)
             with self._autocast():
                 out = self.model(x).float()

@@ -326,11 +326,17 @@ class Trainer:
         t0, seen, loss_sum = time.perf_counter(), 0, 0.0
         for b in range(nb):
             idx = perm[b * bs : (b + 1) * bs]
+            if feats is None:
+                # A streaming split drops its unreadable images: labels and the teacher follow the kept idx.
+                imgs, idx = gather(train, idx)
+                if len(idx) < 2:  # BatchNorm needs two images
+                    log.warning("epoch %d: skipped batch %d, fewer than two of its images could be read", epoch, b + 1)
+                    continue
             y = labels[idx].to(self.device)
             draws = g.get_state()  # the teacher's view repeats the student's augmentation
             with self._autocast():
                 if feats is None:
-                    logits = net(self.train_input(gather(train, idx), g))
+                    logits = net(self.train_input(imgs, g))
                 else:
                     logits = net(feats[idx].to(self.device))
                 loss = self.loss(logits.float(), y, idx, draws)

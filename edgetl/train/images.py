@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -73,14 +73,26 @@ class DecodedSplit:
         return len(self.labels)
 
 
+class Unreadable(NamedTuple):
+    """What a streaming split yields for an image it cannot decode (picklable, so DataLoader workers can)."""
+    index: int
+    reason: str
+
+
 class StreamingSplit(torch.utils.data.Dataset):
-    """The same decoding, one image at a time, for splits too big to hold in memory."""
+    """The same decoding, one image at a time, for splits too big to hold in memory.
+
+    Unreadable images come to light as batches are decoded; ``gather`` and ``eval_batches`` drop them and
+    record each once in ``bad`` (logged then), and once ``decode_checked`` has set ``limit`` they count
+    against ``max_bad_fraction`` as the in-memory path counts them up front."""
 
     def __init__(self, samples: Sequence[Sample], p: Preprocess):
         self.samples, self.p = list(samples), p
         self.labels = torch.tensor([s.label for s in self.samples], dtype=torch.long)
         self.paths = [str(s.path) for s in self.samples]
         self.bad = BadImages()
+        self.bad_index: set[int] = set()
+        self.limit: tuple[str, float, Sequence[object]] | None = None  # (split name, max fraction, skipped rows)
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -88,17 +100,32 @@ class StreamingSplit(torch.utils.data.Dataset):
     def __getitem__(self, i: int):
         try:
             return torch.from_numpy(load_one(self.samples[i], self.p)), self.labels[i], i
-        except (DataError, ValueError) as exc:
-            log.warning("skipping unreadable image %s: %s", self.samples[i].path, exc)
-            return None
+        except (DataError, ValueError) as exc:  # cv2 raises on degenerate crops
+            return Unreadable(i, str(exc))
+
+    def note_unreadable(self, item: Unreadable) -> None:
+        """Record an unreadable image the first time it is met; more than the limit stop the run."""
+        if item.index in self.bad_index:
+            return
+        self.bad_index.add(item.index)
+        self.bad.paths.append(self.paths[item.index])
+        self.bad.reasons.append(item.reason)
+        where = f" in {self.limit[0]}" if self.limit else ""
+        log.warning("skipped unreadable image%s: %s (%s)", where, self.paths[item.index], item.reason)
+        if self.limit:
+            name, max_fraction, skipped = self.limit
+            _stop_if_too_many(name, self.bad.paths, skipped, len(self), max_fraction)
 
 
-def skip_none_collate(batch):
-    batch = [b for b in batch if b is not None]
+def collate_readable(batch):
+    """A streaming split's items -> (images, labels, indices, unreadable): the images read, stacked (None
+    when none could be), and the ``Unreadable`` items for the split to note in the main process."""
+    unreadable = [b for b in batch if isinstance(b, Unreadable)]
+    batch = [b for b in batch if not isinstance(b, Unreadable)]
     if not batch:
-        return None
+        return None, None, None, unreadable
     imgs, labels, idx = zip(*batch)
-    return torch.stack(imgs), torch.stack(labels), torch.tensor(idx)
+    return torch.stack(imgs), torch.stack(labels), torch.tensor(idx), unreadable
 
 
 def to_layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
@@ -106,12 +133,18 @@ def to_layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
-def gather(split: DecodedSplit | StreamingSplit, idx: torch.Tensor) -> torch.Tensor:
-    """Decoded images ``idx`` of a split; in a streaming split unreadable ones drop out of the batch."""
+def gather(split: DecodedSplit | StreamingSplit, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Decoded images ``idx`` of a split and the indices of those returned: a streaming split drops (and
+    notes) its unreadable images, so index labels or a teacher's images with the second, not ``idx``."""
     if isinstance(split, DecodedSplit):
-        return split.images[idx]
-    items = [split[int(i)] for i in idx]
-    return torch.stack([it[0] for it in items if it is not None])
+        return split.images[idx], idx
+    imgs, _, kept, unreadable = collate_readable([split[int(i)] for i in idx])
+    for item in unreadable:
+        split.note_unreadable(item)
+    if imgs is None:
+        r = split.p.resize
+        return torch.empty((0, r, r, 3), dtype=torch.uint8), idx[:0]
+    return imgs, kept
 
 
 def eval_batches(split: DecodedSplit | StreamingSplit, batch: int, workers: int = 0):
@@ -122,10 +155,12 @@ def eval_batches(split: DecodedSplit | StreamingSplit, batch: int, workers: int 
             yield split.images[i : i + batch], split.labels[i : i + batch]
     else:
         loader = torch.utils.data.DataLoader(split, batch_size=batch, num_workers=workers,
-                                             collate_fn=skip_none_collate)
-        for b in loader:
-            if b is not None:
-                yield b[0], b[1]
+                                             collate_fn=collate_readable)
+        for imgs, labels, _, unreadable in loader:
+            for item in unreadable:
+                split.note_unreadable(item)
+            if imgs is not None:
+                yield imgs, labels
 
 
 def eval_labels(split: DecodedSplit | StreamingSplit, workers: int = 0) -> np.ndarray:
@@ -146,22 +181,28 @@ def decode_split(samples: Sequence[Sample], p: Preprocess, threads: int = 4) -> 
 
 def check_bad(name: str, split, total: int, max_fraction: float, skipped: Sequence[object] = ()) -> None:
     """Log a split's unreadable images and the rows its reader skipped (``skipped``: a missing file, a box
-    outside the image); more than ``max_fraction`` of them together stop the run."""
+    outside the image); more than ``max_fraction`` of them together stop the run. A streaming split finds
+    its unreadable images as it decodes them and applies the same limit then (``StreamingSplit.limit``)."""
     unreadable = len(split.bad.paths)
-    bad, total = unreadable + len(skipped), total + len(skipped)
-    if not bad:
+    if not unreadable + len(skipped):
         return
     for path, why in zip(split.bad.paths, split.bad.reasons):
         log.warning("skipped unreadable image in %s: %s (%s)", name, path, why)
     for row in skipped:
         log.warning("skipped row in %s: %s", name, row)
     if unreadable:
-        log.warning("%s: skipped %d of %d images that could not be read", name, unreadable, total)
+        log.warning("%s: skipped %d of %d images that could not be read", name, unreadable, total + len(skipped))
     if skipped:
-        log.warning("%s: skipped %d of %d rows the data lists", name, len(skipped), total)
+        log.warning("%s: skipped %d of %d rows the data lists", name, len(skipped), total + len(skipped))
+    _stop_if_too_many(name, split.bad.paths, skipped, total, max_fraction)
+
+
+def _stop_if_too_many(name: str, unreadable: Sequence[str], skipped: Sequence[object], total: int,
+                      max_fraction: float) -> None:
+    bad, total = len(unreadable) + len(skipped), total + len(skipped)
     if bad > max_fraction * total:
         what = "are unreadable" if not skipped else "could not be used"
-        example = split.bad.paths[0] if unreadable else skipped[0]
+        example = unreadable[0] if unreadable else skipped[0]
         raise DataError(f"{name}: {bad} of {total} images {what} (more than {max_fraction:.0%}); "
                         f"fix or remove them, e.g. {example}")
 
@@ -176,4 +217,6 @@ def decode_checked(data: SplitData, names: Sequence[str], p: Preprocess, threads
         if data.splits.get(name):
             splits[name] = decode_split(data.splits[name], p, threads=threads)
             check_bad(name, splits[name], len(data.splits[name]), max_fraction, data.skipped.get(name, ()))
+            if isinstance(splits[name], StreamingSplit):
+                splits[name].limit = (name, max_fraction, tuple(data.skipped.get(name, ())))
     return splits

@@ -96,6 +96,18 @@ def test_top1_on_a_streaming_split_counts_only_the_images_it_could_read(tiny_mod
     assert baseline_top1(tiny_model, data.classes, with_bad, 1, cpu)["top1"] == in_memory
 
 
+def test_a_distilled_run_on_a_streamed_train_split_skips_an_unreadable_image(teacher, tiny_data, tmp_path,
+                                                                             monkeypatch):
+    """Streamed at both sizes, an unreadable training image leaves the student's batch and the teacher's
+    logits alike, so the loss compares the same images."""
+    root = tmp_path / "data"
+    shutil.copytree(tiny_data, root)
+    (root / "train" / "triangle_blue" / "0003.png").write_bytes(b"not an image at all")
+    monkeypatch.setattr(images, "MEMORY_BUDGET", 0)
+    finetune(_cfg(root, tmp_path / "run", epochs=1, teacher=str(teacher), max_bad_fraction=0.1))
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["complete"]
+
+
 def _permuted_tree(root, seed):
     """The tiny classes with their pictures shifted by one: circles filed as square_green, and so on."""
     tree = make_image_tree(root / "shuffled", CLASSES, 12, seed=seed)

@@ -12,6 +12,7 @@ import torch
 from edgetl import backbones
 from edgetl.data.layouts import load_dataset
 from edgetl.errors import DataError, EdgetlError, WeightsError
+from edgetl.train import images
 from edgetl.train.finetune import FinetuneConfig, finetune
 from edgetl.train.qat import train_prepared
 
@@ -43,6 +44,25 @@ def test_too_many_corrupt_images_stop_the_run(tiny_data, tmp_path):
         p.write_bytes(b"\x89PNG broken")
     with pytest.raises(DataError, match="6 of 36 images are unreadable"):
         _run(root, tmp_path)
+
+
+def test_a_corrupt_image_in_a_streamed_train_split_is_skipped_counted_and_logged_once(tiny_data, tmp_path,
+                                                                                      monkeypatch):
+    """A train split too big for memory is decoded batch by batch: an unreadable image leaves its batch with
+    its label (the loss saw 11 images and 12 labels before), is logged once over both epochs, and counts
+    toward --max-bad-fraction as it would in memory."""
+    monkeypatch.setattr(images, "MEMORY_BUDGET", 0)
+    root = _copy(tiny_data, tmp_path)
+    bad = root / "train" / "circle_red" / "0000.png"
+    bad.write_bytes(b"not an image at all")
+    _run(root, tmp_path, epochs=2, max_bad_fraction=0.1)
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert "decoding on the fly" in log
+    assert log.count("skipped unreadable image") == 1 and f"skipped unreadable image in train: {bad}" in log
+    for p in list((root / "train" / "square_green").iterdir())[:5]:
+        p.write_bytes(b"\x89PNG broken")
+    with pytest.raises(DataError, match=r"train: 2 of 36 images are unreadable \(more than 5%\)"):
+        _run(root, tmp_path / "b")
 
 
 def _manifest(tiny_data, path, missing: int):
