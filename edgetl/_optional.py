@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib
 import platform
+import sys
 from types import ModuleType
+from typing import Any
 
 from edgetl.errors import MissingDependencyError
 
@@ -51,3 +53,22 @@ def available(module: str) -> bool:
     except ImportError:
         return False
     return True
+
+
+def lazy_attributes(package: str, where: dict[str, str], names: list[str]) -> tuple[Any, Any]:
+    """A package's ``__getattr__`` and ``__dir__`` that import ``where[name]`` (a module) the first time
+    ``name`` is looked up, so importing the package stays light:
+    ``__getattr__, __dir__ = lazy_attributes(__name__, {"Runner": "edgetl.runtime.base"}, __all__)``."""
+    module = sys.modules[package]
+
+    def __getattr__(name: str) -> Any:
+        if name not in where:  # also how 'from package import submodule' falls through to the import system
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(where[name]), name)
+        setattr(module, name, value)  # later lookups skip this function
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(vars(module)) | set(names))
+
+    return __getattr__, __dir__

@@ -8,8 +8,9 @@ export_run`` works as before.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from edgetl._optional import lazy_attributes
 
 if TYPE_CHECKING:
     from edgetl.export.onnx_export import export_onnx
@@ -20,14 +21,4 @@ __all__ = ["ExportConfig", "ExportResult", "export_onnx", "export_run"]
 _LAZY = {"export_onnx": "edgetl.export.onnx_export", "ExportConfig": "edgetl.export.pipeline",
          "ExportResult": "edgetl.export.pipeline", "export_run": "edgetl.export.pipeline"}
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:  # also how 'from edgetl.export import qat' falls through to the submodule
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, __all__)

@@ -11,9 +11,9 @@ Runner`` works as before.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from edgetl._optional import lazy_attributes
 from edgetl.runtime.backends import BACKENDS, Backend, BackendOption, backend_for, open_runner
 
 if TYPE_CHECKING:
@@ -23,14 +23,4 @@ __all__ = ["BACKENDS", "Backend", "BackendOption", "Prediction", "Runner", "back
 
 _LAZY = {"Prediction": "edgetl.runtime.base", "Runner": "edgetl.runtime.base", "softmax": "edgetl.runtime.base"}
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, __all__)
